@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/sesq/sesq/internal/config"
+)
+
+// loadConfig reads SESQ_* for purpose; a problem is a usage error (exit 2).
+func loadConfig(purpose config.Purpose) (config.Config, error) {
+	c, err := config.Load(purpose)
+	if err != nil {
+		return c, &usageError{err.Error()}
+	}
+	return c, nil
+}
+
+// loadAWS reads the SDK's configuration: AWS_REGION, the default credential
+// chain, AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL_SES. It contacts nothing.
+func loadAWS(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return cfg, &usageError{fmt.Sprintf("AWS configuration: %v", err)}
+	}
+	if cfg.Region == "" {
+		return cfg, &usageError{"AWS_REGION: required (the queue's region)"}
+	}
+	return cfg, nil
+}
+
+// newSQS is the SQS client, with the SDK's own retries and enough idle
+// connections for the pollers and batch calls.
+func newSQS(cfg aws.Config) *sqs.Client {
+	cfg = cfg.Copy()
+	cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = 64
+		t.MaxIdleConnsPerHost = 32
+	})
+	return sqs.NewFromConfig(cfg)
+}

@@ -1,0 +1,97 @@
+// Command sesq sends email through Amazon SES as a delegate sender, from send
+// envelopes on an SQS queue.
+//
+//	sesq run                  the worker, until SIGTERM/SIGINT
+//	sesq enqueue [FILE|-]     validate and enqueue envelopes (JSON lines)
+//	sesq queues create NAME   create NAME and NAME-dlq with a redrive policy
+//	sesq version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is stamped by the build: -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1 // the command ran and something failed (an invalid envelope)
+	exitUsage  = 2 // bad configuration or usage
+)
+
+// usageError is a problem with how sesq was called or configured: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+const usage = `usage:
+  sesq run                  run the worker until SIGTERM or SIGINT
+  sesq enqueue [FILE|-]     validate envelopes (JSON lines) and enqueue the valid ones
+  sesq queues create NAME   create NAME and NAME-dlq with a redrive policy
+  sesq version              print the version
+
+Configuration comes from SESQ_* variables and the AWS SDK's own (see README).`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stderr)
+	case "enqueue":
+		err = cmdEnqueue(ctx, args[1:], stdin, stdout)
+	case "queues":
+		err = cmdQueues(ctx, args[1:], stdout)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "sesq", versionString())
+	case "help", "-h", "--help", "-help":
+		fmt.Fprintln(stdout, usage)
+	default:
+		err = &usageError{fmt.Sprintf("unknown command %q\n%s", args[0], usage)}
+	}
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "sesq:", err)
+		return exitUsage
+	case errors.Is(err, errSilentFailure):
+		return exitFailed
+	default:
+		fmt.Fprintln(stderr, "sesq:", err)
+		return exitFailed
+	}
+}
+
+// errSilentFailure: the command failed and has said why already.
+var errSilentFailure = errors.New("failed")
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

@@ -1,0 +1,137 @@
+// Package deadletter writes messages that can never be sent to the
+// dead-letter queue, with the reason attached as message attributes, so that
+// operators can inspect, filter and replay them.
+package deadletter
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// The String message attributes of a dead-lettered message.
+const (
+	AttrReason      = "sesq-reason"       // contract word: authorization, rejected, invalid, forbidden, expired, exhausted
+	AttrErrorCode   = "sesq-error-code"   // SES error code, or sesq's own (Invalid, Forbidden, Expired)
+	AttrError       = "sesq-error"        // the error text, at most MaxErrorLength bytes
+	AttrAttempts    = "sesq-attempts"     // send attempts made over all deliveries
+	AttrFailedAt    = "sesq-failed-at"    // RFC 3339
+	AttrSourceQueue = "sesq-source-queue" // URL of the queue the message came from
+	// AttrReplays counts replays from the dead-letter queue; it is kept
+	// through dead-lettering so that a replay limit holds.
+	AttrReplays = "sesq-replays"
+)
+
+// SQS allows this many message attributes per message.
+const maxAttributes = 10
+
+// MaxErrorLength caps the sesq-error attribute.
+const MaxErrorLength = 1024
+
+// Sender is the one SQS call the Writer makes; *sqs.Client has it.
+type Sender interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Writer writes failed messages to one dead-letter queue.
+type Writer struct {
+	Client      Sender
+	QueueURL    string // the dead-letter queue
+	SourceQueue string // recorded in sesq-source-queue
+}
+
+// Failure says why a message is dead-lettered.
+type Failure struct {
+	Reason   string // the outcome class word
+	Code     string
+	Error    string
+	Attempts int
+	At       time.Time
+}
+
+// Write sends the original body, byte for byte, to the dead-letter queue with
+// the failure attributes and as many of the producer's attributes as room is
+// left for. The caller deletes the source message only when Write succeeded.
+func (w *Writer) Write(ctx context.Context, body string, attrs map[string]types.MessageAttributeValue, f Failure) error {
+	_, err := w.Client.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:          aws.String(w.QueueURL),
+		MessageBody:       aws.String(body),
+		MessageAttributes: Attributes(attrs, f, w.SourceQueue),
+	})
+	if err != nil {
+		return fmt.Errorf("write to dead-letter queue (reason %s): %w", f.Reason, err)
+	}
+	return nil
+}
+
+// Attributes builds the attributes of a dead-lettered message: the six sesq
+// failure attributes, then the producer's own while fewer than ten are set
+// (sesq-replays first, then by name; sesq's other attributes and the rest are
+// dropped).
+func Attributes(orig map[string]types.MessageAttributeValue, f Failure, sourceQueue string) map[string]types.MessageAttributeValue {
+	out := map[string]types.MessageAttributeValue{
+		AttrReason:      str(f.Reason),
+		AttrErrorCode:   str(orDash(f.Code)),
+		AttrError:       str(orDash(truncate(f.Error, MaxErrorLength))),
+		AttrAttempts:    str(strconv.Itoa(f.Attempts)),
+		AttrFailedAt:    str(f.At.UTC().Format(time.RFC3339)),
+		AttrSourceQueue: str(orDash(sourceQueue)),
+	}
+	for _, k := range Carried(orig) {
+		if len(out) == maxAttributes {
+			break
+		}
+		out[k] = orig[k]
+	}
+	return out
+}
+
+// Carried lists the attributes of orig that sesq carries along when it
+// writes a message again, in order of preference: sesq-replays, then the
+// producer's by name. sesq's own bookkeeping attributes are left out.
+func Carried(orig map[string]types.MessageAttributeValue) []string {
+	keys := make([]string, 0, len(orig))
+	for k := range orig {
+		if k == AttrReplays || !strings.HasPrefix(k, "sesq-") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if (keys[i] == AttrReplays) != (keys[j] == AttrReplays) {
+			return keys[i] == AttrReplays
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+func str(s string) types.MessageAttributeValue {
+	return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(s)}
+}
+
+// orDash keeps String attributes non-empty, as SQS requires.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return s[:i]
+}

@@ -1,0 +1,151 @@
+// Package config reads sesq's configuration from SESQ_* environment variables
+// (with kelseyhightower/envconfig) and validates it in one place.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Prefix is the environment prefix of every sesq setting.
+const Prefix = "SESQ"
+
+// Config is every setting of sesq, with its default beside it. AWS settings
+// (region, credentials, endpoints) come from the AWS SDK's own variables.
+type Config struct {
+	QueueURL          string        `envconfig:"QUEUE_URL"`                             // source queue
+	DLQURL            string        `envconfig:"DLQ_URL"`                               // dead-letter queue the worker writes to
+	Concurrency       int           `envconfig:"CONCURRENCY" default:"32"`              // sends in flight at most
+	BatchSize         int           `envconfig:"BATCH_SIZE" default:"10"`               // ReceiveMessage MaxNumberOfMessages
+	WaitTime          time.Duration `envconfig:"WAIT_TIME" default:"20s"`               // long-poll wait
+	VisibilityTimeout time.Duration `envconfig:"VISIBILITY_TIMEOUT" default:"60s"`      // asked for, and extended while working
+	MaxAttempts       int           `envconfig:"MAX_ATTEMPTS" default:"8"`              // attempts over all deliveries
+	BackoffInitial    time.Duration `envconfig:"BACKOFF_INITIAL" default:"200ms"`       // first retry delay
+	BackoffMax        time.Duration `envconfig:"BACKOFF_MAX" default:"30s"`             // longest retry delay
+	QuotaDelay        time.Duration `envconfig:"QUOTA_DELAY" default:"15m"`             // wait after a daily quota or pause
+	AllowedIdentities []string      `envconfig:"ALLOWED_IDENTITIES"`                    // ARN globs; empty: all
+	ShutdownTimeout   time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"25s"`        // drain time after SIGTERM
+	SendTimeout       time.Duration `envconfig:"SEND_TIMEOUT" default:"30s"`            // one SES call at most
+	MaxReceiveCount   int           `envconfig:"QUEUES_MAX_RECEIVE_COUNT" default:"20"` // redrive of `sesq queues create`
+}
+
+// Purpose says which command the configuration is for: each needs a
+// different part of it.
+type Purpose int
+
+const (
+	ForRun     Purpose = iota // the worker: both queues
+	ForEnqueue                // producers: the source queue
+	ForQueues                 // creating queues: no queue yet
+)
+
+// Load reads the environment and validates the result for purpose. The error
+// is one line naming every variable that is wrong and how.
+func Load(purpose Purpose) (Config, error) {
+	var c Config
+	if err := envconfig.Process(Prefix, &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return c, fmt.Errorf("%s: cannot parse %q as %s", pe.KeyName, pe.Value, kind(pe.TypeName))
+		}
+		return c, err
+	}
+	for i, p := range c.AllowedIdentities {
+		c.AllowedIdentities[i] = strings.TrimSpace(p)
+	}
+	return c, c.Validate(purpose)
+}
+
+func kind(typeName string) string {
+	switch typeName {
+	case "time.Duration", "Duration":
+		return "a duration (like 200ms, 20s, 15m)"
+	case "int":
+		return "a whole number"
+	}
+	return typeName
+}
+
+// Validate reports every problem at once, one line, each naming its variable.
+func (c Config) Validate(purpose Purpose) error {
+	var probs []string
+	bad := func(name, format string, args ...any) {
+		probs = append(probs, Prefix+"_"+name+": "+fmt.Sprintf(format, args...))
+	}
+	checkURL := func(name, v string, required bool) {
+		if v == "" {
+			if required {
+				bad(name, "required")
+			}
+			return
+		}
+		if u, err := url.Parse(v); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			bad(name, "must be a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)")
+		}
+	}
+	checkURL("QUEUE_URL", c.QueueURL, purpose != ForQueues)
+	checkURL("DLQ_URL", c.DLQURL, purpose == ForRun)
+	if purpose == ForRun && c.QueueURL != "" && c.QueueURL == c.DLQURL {
+		bad("DLQ_URL", "must differ from SESQ_QUEUE_URL")
+	}
+	if c.Concurrency < 1 || c.Concurrency > 10000 {
+		bad("CONCURRENCY", "must be between 1 and 10000, got %d", c.Concurrency)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 10 {
+		bad("BATCH_SIZE", "must be between 1 and 10, got %d", c.BatchSize)
+	}
+	if c.WaitTime < 0 || c.WaitTime > 20*time.Second || c.WaitTime%time.Second != 0 {
+		bad("WAIT_TIME", "must be whole seconds from 0s to 20s, got %s", c.WaitTime)
+	}
+	if c.VisibilityTimeout < 2*time.Second || c.VisibilityTimeout > 12*time.Hour || c.VisibilityTimeout%time.Second != 0 {
+		bad("VISIBILITY_TIMEOUT", "must be whole seconds from 2s to 12h, got %s", c.VisibilityTimeout)
+	}
+	if c.MaxAttempts < 1 {
+		bad("MAX_ATTEMPTS", "must be at least 1, got %d", c.MaxAttempts)
+	}
+	if c.BackoffInitial <= 0 {
+		bad("BACKOFF_INITIAL", "must be positive, got %s", c.BackoffInitial)
+	}
+	if c.BackoffMax < c.BackoffInitial || c.BackoffMax > 12*time.Hour {
+		bad("BACKOFF_MAX", "must be at least SESQ_BACKOFF_INITIAL and at most 12h, got %s", c.BackoffMax)
+	}
+	if c.QuotaDelay < time.Second {
+		bad("QUOTA_DELAY", "must be at least 1s, got %s", c.QuotaDelay)
+	}
+	for _, p := range c.AllowedIdentities {
+		if err := ValidPattern(p); err != nil {
+			bad("ALLOWED_IDENTITIES", "%v", err)
+		}
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("SHUTDOWN_TIMEOUT", "must not be negative, got %s", c.ShutdownTimeout)
+	}
+	if c.SendTimeout < time.Second {
+		bad("SEND_TIMEOUT", "must be at least 1s, got %s", c.SendTimeout)
+	}
+	if purpose == ForQueues && c.MaxReceiveCount <= c.MaxAttempts {
+		bad("QUEUES_MAX_RECEIVE_COUNT", "must exceed SESQ_MAX_ATTEMPTS (%d), got %d: the worker's own routing comes first", c.MaxAttempts, c.MaxReceiveCount)
+	}
+	if len(probs) > 0 {
+		return errors.New(strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// ValidPattern checks one SESQ_ALLOWED_IDENTITIES pattern.
+func ValidPattern(p string) error {
+	switch {
+	case p == "":
+		return errors.New("empty pattern (remove the stray comma)")
+	case !strings.HasPrefix(p, "arn:"):
+		return fmt.Errorf("pattern %q must start with arn: (an identity ARN glob such as arn:aws:ses:*:123456789012:identity/example.com)", p)
+	case strings.ContainsAny(p, " \t\r\n"):
+		return fmt.Errorf("pattern %q contains white space", p)
+	}
+	return nil
+}

@@ -1,0 +1,243 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/envelope"
+	"github.com/sesq/sesq/retry"
+)
+
+// maxDelaySeconds is the longest DelaySeconds SQS takes (15 minutes).
+const maxDelaySeconds = 900
+
+// step is what the worker does with a message after deciding on it.
+type step int
+
+const (
+	stepDelete     step = iota // sent: delete
+	stepDeadLetter             // write to the DLQ, then delete
+	stepHandBack               // make visible again after delay
+	stepDefer                  // re-enqueue with a delay, then delete
+)
+
+// verdict is the decision on one delivery: the step and why.
+type verdict struct {
+	step     step
+	outcome  retry.Outcome
+	attempts int           // send attempts made over all deliveries
+	delay    time.Duration // for stepHandBack and stepDefer
+	sesID    string
+}
+
+// delivery is one received message and what is known about it.
+type delivery struct {
+	msg      types.Message
+	handle   string
+	env      *envelope.Envelope // nil when the body is not a valid envelope
+	received time.Time
+}
+
+// handle decides on one message and acts on the decision. ctx ends when the
+// worker stops receiving (waits for a retry end then); work ends at the
+// shutdown deadline (sends in flight are cut off then).
+func (w *Worker) handle(ctx, work context.Context, m types.Message) {
+	d := &delivery{msg: m, handle: aws.ToString(m.ReceiptHandle), received: w.now()}
+	v := w.decide(ctx, work, d)
+	w.act(work, d, v)
+}
+
+func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
+	attrs := d.msg.MessageAttributes
+	base := attrInt(attrs, attrAttempts)
+	if until, ok := deferredUntil(attrs); ok && until.After(d.received) {
+		// A deferral longer than SQS's longest delay, not due yet.
+		return verdict{step: stepDefer, outcome: retry.Outcome{Class: retry.Quota, Code: "Deferred"}, attempts: base, delay: until.Sub(d.received)}
+	}
+	env, err := envelope.Parse([]byte(aws.ToString(d.msg.Body)))
+	if err != nil {
+		return deadLetter(retry.Invalid, "InvalidEnvelope", err.Error(), base)
+	}
+	d.env = env
+	if !allowed(w.cfg.AllowedIdentities, env.IdentityARNs()) {
+		return deadLetter(retry.Forbidden, "IdentityNotAllowed", "identity matches no SESQ_ALLOWED_IDENTITIES pattern", base)
+	}
+	if env.Expired(d.received) {
+		return deadLetter(retry.Expired, "Expired", "notAfter passed before the first attempt", base)
+	}
+	attempt := w.policy.FirstAttempt(base, receiveCount(d.msg))
+	if attempt > w.cfg.MaxAttempts {
+		return deadLetter(retry.Exhausted, "AttemptsExhausted", fmt.Sprintf("no attempt left after %d receives", receiveCount(d.msg)), attempt-1)
+	}
+	for {
+		callCtx, cancel := context.WithTimeout(work, w.cfg.SendTimeout)
+		id, err := send(callCtx, w.mailers.For(env.Region()), env)
+		cancel()
+		o := retry.Classify(err)
+		if o.Class != retry.Sent && work.Err() != nil {
+			// Cut off by the shutdown deadline: whether SES took it is
+			// unknown. Hand it back; the idempotency key guards a resend.
+			return verdict{step: stepHandBack, outcome: o, attempts: attempt}
+		}
+		switch o.Class {
+		case retry.Sent:
+			return verdict{step: stepDelete, outcome: o, attempts: attempt, sesID: id}
+		case retry.Quota:
+			// Not counted: the next attempt is the same number.
+			return verdict{step: stepDefer, outcome: o, attempts: attempt - 1, delay: w.cfg.QuotaDelay}
+		case retry.Retry:
+			if attempt >= w.cfg.MaxAttempts {
+				return deadLetter(retry.Exhausted, o.Code, o.Message, attempt)
+			}
+			delay := w.policy.Delay(attempt)
+			if !w.policy.WaitsInProcess(attempt) {
+				return verdict{step: stepHandBack, outcome: o, attempts: attempt, delay: delay}
+			}
+			w.log.Debug("send failed; retrying", "envelope_id", env.Key(), "attempt", attempt, "code", o.Code, "retry_in", delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return verdict{step: stepHandBack, outcome: o, attempts: attempt}
+			}
+			attempt++
+			if env.Expired(w.now()) {
+				return deadLetter(retry.Expired, o.Code, "notAfter passed while retrying: "+o.Message, attempt-1)
+			}
+		default:
+			return deadLetter(o.Class, o.Code, o.Message, attempt)
+		}
+	}
+}
+
+func deadLetter(c retry.Class, code, msg string, attempts int) verdict {
+	return verdict{step: stepDeadLetter, outcome: retry.Outcome{Class: c, Code: code, Message: msg}, attempts: attempts}
+}
+
+// act carries out a verdict. A message leaves the queue only once its fate is
+// safe elsewhere: sent, written to the dead-letter queue or re-enqueued.
+func (w *Worker) act(ctx context.Context, d *delivery, v verdict) {
+	w.flight.untrack(d.handle)
+	switch v.step {
+	case stepDelete:
+		w.acks.delete(d.handle)
+	case stepHandBack:
+		w.acks.setVisibility(d.handle, v.delay)
+	case stepDeadLetter:
+		err := w.dlq.Write(ctx, aws.ToString(d.msg.Body), d.msg.MessageAttributes, deadletter.Failure{
+			Reason: v.outcome.Class.String(), Code: v.outcome.Code, Error: v.outcome.Message, Attempts: v.attempts, At: w.now(),
+		})
+		if err != nil {
+			// Not deleted: it comes back after the delay and is tried again.
+			w.log.Error("dead-letter write failed; message handed back", "sqs_message_id", aws.ToString(d.msg.MessageId), "reason", v.outcome.Class.String(), "err", err)
+			w.acks.setVisibility(d.handle, w.cfg.BackoffMax)
+			return
+		}
+		w.acks.delete(d.handle)
+	case stepDefer:
+		if err := w.deferMessage(ctx, d, v); err != nil {
+			w.log.Error("deferral failed; message handed back", "sqs_message_id", aws.ToString(d.msg.MessageId), "err", err)
+			w.acks.setVisibility(d.handle, min(v.delay, 12*time.Hour))
+			return
+		}
+		w.acks.delete(d.handle)
+	}
+	w.logOutcome(d, v)
+}
+
+// deferMessage re-enqueues the message on the source queue with a delay: a
+// quota can last hours, and a fresh message keeps receive counts (and the
+// queue's redrive) out of it. Deferrals longer than SQS's 15-minute delay
+// carry sesq-defer-until and are re-deferred until due.
+func (w *Worker) deferMessage(ctx context.Context, d *delivery, v verdict) error {
+	until := d.received.Add(v.delay)
+	deferrals := attrInt(d.msg.MessageAttributes, attrDeferrals)
+	if v.outcome.Code != "Deferred" {
+		deferrals++
+	}
+	attrs := map[string]types.MessageAttributeValue{
+		attrAttempts:   stringAttr(strconv.Itoa(v.attempts)),
+		attrDeferrals:  stringAttr(strconv.Itoa(deferrals)),
+		attrDeferUntil: stringAttr(until.UTC().Format(time.RFC3339Nano)),
+	}
+	for _, k := range deadletter.Carried(d.msg.MessageAttributes) {
+		if len(attrs) == 10 {
+			break
+		}
+		attrs[k] = d.msg.MessageAttributes[k]
+	}
+	_, err := w.queue.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:          aws.String(w.cfg.QueueURL),
+		MessageBody:       d.msg.Body,
+		MessageAttributes: attrs,
+		DelaySeconds:      min(visibilitySeconds(v.delay), maxDelaySeconds),
+	})
+	if err != nil {
+		return fmt.Errorf("re-enqueue deferred message: %w", err)
+	}
+	return nil
+}
+
+func (w *Worker) logOutcome(d *delivery, v verdict) {
+	outcome := v.outcome.Class.String()
+	switch v.step {
+	case stepHandBack:
+		outcome = "handed_back"
+	case stepDefer:
+		outcome = "deferred"
+	}
+	level := slog.LevelInfo
+	if v.step == stepDeadLetter {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("outcome", outcome),
+		slog.String("sqs_message_id", aws.ToString(d.msg.MessageId)),
+		slog.Int("attempts", v.attempts),
+		slog.Duration("duration", w.now().Sub(d.received)),
+	}
+	if e := d.env; e != nil {
+		attrs = append(attrs, slog.String("envelope_id", e.Key()), slog.String("action", e.Action),
+			slog.String("region", e.Region()), slog.Any("identities", e.IdentityARNs()))
+	}
+	if v.sesID != "" {
+		attrs = append(attrs, slog.String("ses_message_id", v.sesID))
+	}
+	if v.outcome.Class != retry.Sent {
+		attrs = append(attrs, slog.String("reason", v.outcome.Class.String()), slog.String("code", v.outcome.Code), slog.String("error", v.outcome.Message))
+	}
+	if v.delay > 0 {
+		attrs = append(attrs, slog.Duration("delay", v.delay))
+	}
+	w.log.LogAttrs(context.Background(), level, "message", attrs...)
+}
+
+func receiveCount(m types.Message) int {
+	n, err := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+func deferredUntil(attrs map[string]types.MessageAttributeValue) (time.Time, bool) {
+	v, ok := attrs[attrDeferUntil]
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, aws.ToString(v.StringValue))
+	return t, err == nil
+}
+
+func stringAttr(s string) types.MessageAttributeValue {
+	return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(s)}
+}

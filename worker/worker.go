@@ -1,0 +1,273 @@
+// Package worker runs sesq: it long-polls the queue for send envelopes, sends
+// each through the SES client of its identity's region, and acts on the
+// outcome: delete when sent, wait and try again on transient faults, defer on
+// quota, dead-letter what can never succeed.
+//
+// Delivery is at least once: a message is deleted only after SES accepted it
+// or it was written to the dead-letter queue. A worker that dies mid-send
+// leaves the message to reappear after its visibility timeout, so an email
+// can (rarely) be sent twice; the envelope id is the key to suppress that.
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/internal/config"
+	"github.com/sesq/sesq/retry"
+)
+
+// Queue is the SQS calls the worker makes; *sqs.Client has them.
+type Queue interface {
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+var _ Queue = (*sqs.Client)(nil)
+
+// Options are the worker's collaborators that are not configuration.
+type Options struct {
+	Logger *slog.Logger       // nil: slog.Default()
+	Now    func() time.Time   // nil: time.Now
+	Rand   func() float64     // backoff jitter; nil: math/rand
+	Policy func(*retry.Policy) // adjusts the retry policy built from the configuration (tests)
+}
+
+// Worker is one sesq worker process's machinery.
+type Worker struct {
+	cfg     config.Config
+	queue   Queue
+	mailers Mailers
+	dlq     *deadletter.Writer
+	policy  retry.Policy
+	log     *slog.Logger
+	now     func() time.Time
+	acks    *acks
+	flight  *inFlight
+}
+
+// New builds a worker; cfg must have passed Validate(config.ForRun).
+func New(cfg config.Config, q Queue, m Mailers, opts Options) *Worker {
+	w := &Worker{
+		cfg: cfg, queue: q, mailers: m,
+		dlq: &deadletter.Writer{Client: q, QueueURL: cfg.DLQURL, SourceQueue: cfg.QueueURL},
+		policy: retry.Policy{
+			Initial: cfg.BackoffInitial, Max: cfg.BackoffMax, MaxAttempts: cfg.MaxAttempts,
+			InProcess: min(retry.DefaultInProcess, cfg.VisibilityTimeout/2), Jitter: 0.5, Rand: opts.Rand,
+		},
+		log: opts.Logger, now: opts.Now,
+	}
+	if opts.Policy != nil {
+		opts.Policy(&w.policy)
+	}
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	return w
+}
+
+// Run works until ctx is cancelled, then drains: it stops receiving, lets
+// sends in flight finish for up to the shutdown timeout, hands back what is
+// unfinished (visible again at once), flushes pending deletes and returns
+// nil. It returns early only if the configuration is unusable; SQS and SES
+// faults are retried and logged, never fatal.
+func (w *Worker) Run(ctx context.Context) error {
+	if w.cfg.QueueURL == "" || w.cfg.DLQURL == "" {
+		return errors.New("worker: queue and dead-letter queue URLs are required")
+	}
+	// work outlives ctx by the shutdown timeout: sends in flight may finish.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopDrainTimer := context.AfterFunc(ctx, func() {
+		w.log.Info("shutting down: receiving stopped, draining", "timeout", w.cfg.ShutdownTimeout)
+		time.AfterFunc(w.cfg.ShutdownTimeout, cancelWork)
+	})
+	defer stopDrainTimer()
+
+	w.acks = newAcks(w.queue, w.cfg.QueueURL, w.log)
+	w.flight = newInFlight(w.cfg.VisibilityTimeout, w.acks, w.now)
+	trackerDone := make(chan struct{})
+	trackerCtx, stopTracker := context.WithCancel(context.Background())
+	go func() { defer close(trackerDone); w.flight.extendLoop(trackerCtx) }()
+
+	slots := make(chan struct{}, w.cfg.Concurrency)
+	var handlers, pollers sync.WaitGroup
+	n := pollerCount(w.cfg.Concurrency, w.cfg.BatchSize)
+	w.log.Info("worker started", "queue", w.cfg.QueueURL, "concurrency", w.cfg.Concurrency, "pollers", n)
+	for range n {
+		pollers.Add(1)
+		go func() {
+			defer pollers.Done()
+			w.poll(ctx, work, slots, &handlers)
+		}()
+	}
+	pollers.Wait()
+	handlers.Wait()
+	stopTracker()
+	<-trackerDone
+	w.acks.close()
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// pollerCount is enough concurrent long polls to fill every send slot
+// with full batches, and at most 8.
+func pollerCount(concurrency, batch int) int {
+	return min(max(1, (concurrency+batch-1)/batch), 8)
+}
+
+// poll receives while ctx lasts. A receive asks for as many messages as
+// there are free send slots (at most a batch), so messages never wait in the
+// worker for a sender and no visibility is spent idle.
+func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *sync.WaitGroup) {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 200*time.Millisecond, 20*time.Second, 0
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+	fill:
+		for n < w.cfg.BatchSize {
+			select {
+			case slots <- struct{}{}:
+				n++
+			default:
+				break fill
+			}
+		}
+		msgs, err := w.receive(ctx, n)
+		for range n - len(msgs) {
+			<-slots
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d := bo.NextBackOff()
+			w.log.Warn("receive failed; retrying", "err", err, "retry_in", d)
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		bo.Reset()
+		receivedAt := w.now()
+		for _, m := range msgs {
+			handlers.Add(1)
+			w.flight.track(aws.ToString(m.ReceiptHandle), receivedAt)
+			go func() {
+				defer func() { <-slots; handlers.Done() }()
+				w.handle(ctx, work, m)
+			}()
+		}
+	}
+}
+
+func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
+	out, err := w.queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:            aws.String(w.cfg.QueueURL),
+		MaxNumberOfMessages: int32(n),
+		WaitTimeSeconds:     int32(w.cfg.WaitTime / time.Second),
+		VisibilityTimeout:   int32(w.cfg.VisibilityTimeout / time.Second),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{
+			types.MessageSystemAttributeNameApproximateReceiveCount,
+			types.MessageSystemAttributeNameSentTimestamp,
+		},
+		MessageAttributeNames: []string{"All"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Messages, nil
+}
+
+// inFlight tracks the messages being worked on and extends their visibility
+// before it runs out, in batches.
+type inFlight struct {
+	mu        sync.Mutex
+	visibleAt map[string]time.Time
+	timeout   time.Duration
+	acks      *acks
+	now       func() time.Time
+}
+
+func newInFlight(timeout time.Duration, a *acks, now func() time.Time) *inFlight {
+	return &inFlight{visibleAt: map[string]time.Time{}, timeout: timeout, acks: a, now: now}
+}
+
+func (f *inFlight) track(handle string, receivedAt time.Time) {
+	f.mu.Lock()
+	f.visibleAt[handle] = receivedAt.Add(f.timeout)
+	f.mu.Unlock()
+}
+
+func (f *inFlight) untrack(handle string) {
+	f.mu.Lock()
+	delete(f.visibleAt, handle)
+	f.mu.Unlock()
+}
+
+// extendLoop checks four times per visibility timeout and extends every
+// message with less than half of it left.
+func (f *inFlight) extendLoop(ctx context.Context) {
+	t := time.NewTicker(f.timeout / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := f.now()
+		// Enqueued under the lock, so that an extension is never queued
+		// behind the final delete or hand-back of an untracked message.
+		f.mu.Lock()
+		for h, at := range f.visibleAt {
+			if at.Sub(now) < f.timeout/2 {
+				f.visibleAt[h] = now.Add(f.timeout)
+				f.acks.setVisibility(h, f.timeout)
+			}
+		}
+		f.mu.Unlock()
+	}
+}
+
+// Message attributes sesq sets when it re-enqueues a message deferred for
+// quota.
+const (
+	attrAttempts   = deadletter.AttrAttempts // attempts made before the deferral
+	attrDeferrals  = "sesq-deferrals"
+	attrDeferUntil = "sesq-defer-until"
+)
+
+func attrInt(attrs map[string]types.MessageAttributeValue, name string) int {
+	v, ok := attrs[name]
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(aws.ToString(v.StringValue))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
