@@ -131,7 +131,8 @@ func pollerCount(concurrency, batch int) int {
 	return min(max(1, (concurrency+batch-1)/batch), 8)
 }
 
-// poll receives while ctx lasts. A receive asks for as many messages as
+// poll receives until ctx ends; what a receive brings after that is handed
+// back at once. A receive asks for as many messages as
 // there are free send slots (at most a batch), so messages never wait in the
 // worker for a sender and no visibility is spent idle.
 func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *sync.WaitGroup) {
@@ -153,14 +154,21 @@ func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *
 				break fill
 			}
 		}
-		msgs, err := w.receive(ctx, n)
+		// The receive runs on even when shutdown begins: cutting a long poll
+		// off client-side can leave it to take messages (a hand-back among
+		// them) that then stay invisible for a whole visibility timeout.
+		msgs, err := w.receive(work, n)
 		for range n - len(msgs) {
 			<-slots
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
+		if ctx.Err() != nil {
+			for _, m := range msgs {
+				w.acks.setVisibility(aws.ToString(m.ReceiptHandle), 0)
+				<-slots
 			}
+			return
+		}
+		if err != nil {
 			d := bo.NextBackOff()
 			w.log.Warn("receive failed; retrying", "err", err, "retry_in", d)
 			select {

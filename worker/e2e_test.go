@@ -1,0 +1,512 @@
+package worker_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/internal/sestest"
+	"github.com/sesq/sesq/internal/testkit"
+	"github.com/sesq/sesq/retry"
+	"github.com/sesq/sesq/worker"
+)
+
+var emu *testkit.Emulators
+
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m, &emu)) }
+
+func arn(region, identity string) string {
+	return "arn:aws:ses:" + region + ":123456789012:identity/" + identity
+}
+
+// sendEmail is a SendEmail envelope for identity, with extra fields merged in.
+func sendEmail(identity string, extra map[string]any) string {
+	e := map[string]any{
+		"version": 1, "action": "SendEmail",
+		"sourceArn": identity, "returnPathArn": identity,
+		"source": "sender@example.com", "returnPath": "feedback@example.com",
+		"destination": map[string]any{"to": []string{"recipient@example.com"}},
+		"message": map[string]any{
+			"subject": map[string]any{"data": "Amazon SES Test", "charset": "UTF-8"},
+			"body":    map[string]any{"html": map[string]any{"data": "This email was sent with Amazon SES.", "charset": "UTF-8"}},
+		},
+	}
+	for k, v := range extra {
+		if v == nil {
+			delete(e, k)
+		} else {
+			e[k] = v
+		}
+	}
+	b, _ := json.Marshal(e)
+	return string(b)
+}
+
+// rawEmail is a SendRawEmail envelope whose message starts with headers.
+func rawEmail(headers string, extra map[string]any) string {
+	msg := strings.ReplaceAll(headers+"From: sender@example.com\nTo: recipient@example.com\nSubject: subject\n\nbody\n", "\n", "\r\n")
+	e := map[string]any{"version": 1, "action": "SendRawEmail", "raw": base64.StdEncoding.EncodeToString([]byte(msg))}
+	for k, v := range extra {
+		e[k] = v
+	}
+	b, _ := json.Marshal(e)
+	return string(b)
+}
+
+// drained waits until the source queue is empty and the SES endpoint has
+// seen n requests at least.
+func drained(t *testing.T, b *testkit.Bundle, sesRequests int) {
+	t.Helper()
+	testkit.Eventually(t, 20*time.Second, "the queue to drain", func() bool {
+		return len(b.SES.Requests()) >= sesRequests && b.Empty(t)
+	})
+}
+
+func TestRoutesEachActionToItsIdentityRegion(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
+	for _, r := range regions {
+		id := arn(r, "example.com")
+		b.Enqueue(t,
+			sendEmail(id, nil),
+			sendEmail(id, map[string]any{"action": "SendTemplatedEmail", "message": nil, "template": "Welcome", "templateData": `{"name":"Ana"}`}),
+			rawEmail("", map[string]any{"sourceArn": id, "fromArn": id, "returnPathArn": id}),
+		)
+	}
+	b.StartWorker(t, worker.Options{})
+	drained(t, b, 9)
+
+	sent := b.SES.Sent()
+	if len(sent) != 9 {
+		t.Fatalf("SES accepted %d sends, want 9", len(sent))
+	}
+	seen := map[string]int{}
+	for _, r := range sent {
+		src, from, rp := r.ARNs()
+		if src == "" || rp == "" {
+			t.Errorf("%s in %s: SourceArn %q ReturnPathArn %q, want both", r.Action, r.Region, src, rp)
+		}
+		if want := arn(r.Region, "example.com"); src != want {
+			t.Errorf("%s signed for %s but SourceArn is %s", r.Action, r.Region, src)
+		}
+		if r.Action == "SendRawEmail" && from == "" || r.Action != "SendRawEmail" && r.Params.Has("FromArn") {
+			t.Errorf("%s: FromArn %q", r.Action, from)
+		}
+		seen[r.Action+" "+r.Region]++
+	}
+	for _, r := range regions {
+		for _, a := range []string{"SendEmail", "SendTemplatedEmail", "SendRawEmail"} {
+			if seen[a+" "+r] != 1 {
+				t.Errorf("%s in %s sent %d times, want 1", a, r, seen[a+" "+r])
+			}
+		}
+	}
+	if n := b.SES.RegionMismatches(); n != 0 {
+		t.Errorf("%d sends signed for the wrong region", n)
+	}
+	if dl := b.DeadLetters(t); len(dl) != 0 {
+		t.Errorf("%d dead letters, want 0", len(dl))
+	}
+}
+
+// The two examples of the SES sending-authorization guide, verbatim.
+func TestSESGuideExamples(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	id := "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+	raw := "X-SES-SOURCE-ARN: " + id + "\r\nX-SES-FROM-ARN: " + id + "\r\nX-SES-RETURN-PATH-ARN: " + id + "\r\n" +
+		"From: sender@example.com\r\nTo: recipient@example.com\r\nReturn-Path: feedback@example.com\r\nSubject: subject\r\n" +
+		"Content-Type: multipart/alternative; boundary=\"----=_boundary\"\r\n\r\n" +
+		"------=_boundary\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\nbody\r\n" +
+		"------=_boundary\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\nbody\r\n------=_boundary--\r\n"
+	rawEnv, _ := json.Marshal(map[string]any{"version": 1, "action": "SendRawEmail", "raw": base64.StdEncoding.EncodeToString([]byte(raw))})
+	b.Enqueue(t, string(rawEnv), sendEmail(id, nil))
+	b.StartWorker(t, worker.Options{})
+	drained(t, b, 2)
+
+	for _, r := range b.SES.Sent() {
+		if r.Region != "us-east-1" {
+			t.Errorf("%s signed for %s, want us-east-1", r.Action, r.Region)
+		}
+		switch r.Action {
+		case "SendRawEmail":
+			for _, p := range []string{"SourceArn", "FromArn", "ReturnPathArn"} {
+				if r.Params.Has(p) {
+					t.Errorf("SendRawEmail has %s parameter; the ARNs travel in the headers", p)
+				}
+			}
+			if string(r.Raw) != raw {
+				t.Errorf("raw message changed on the way")
+			}
+		case "SendEmail":
+			want := map[string]string{"SourceArn": id, "ReturnPathArn": id, "Source": "sender@example.com", "ReturnPath": "feedback@example.com",
+				"Destination.ToAddresses.member.1": "recipient@example.com", "Message.Subject.Data": "Amazon SES Test",
+				"Message.Body.Html.Data": "This email was sent with Amazon SES.", "Message.Body.Html.Charset": "UTF-8"}
+			for k, v := range want {
+				if got := r.Params.Get(k); got != v {
+					t.Errorf("SendEmail %s = %q, want %q", k, got, v)
+				}
+			}
+		}
+	}
+	if len(b.SES.Sent()) != 2 {
+		t.Errorf("sent %d, want 2", len(b.SES.Sent()))
+	}
+}
+
+func TestOutcomeClasses(t *testing.T) {
+	t.Parallel()
+	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	cases := []struct {
+		name        string
+		faults      []sestest.Fault // scripted, then success
+		always      *sestest.Fault
+		body        func(id string) string
+		allow       []string
+		wantReason  string // "" = sent
+		wantCode    string
+		wantSES     int // SES requests
+		wantAttempt string
+	}{
+		{name: "sent", wantSES: 1},
+		{name: "access denied", always: &sestest.AccessDenied, wantReason: "authorization", wantCode: "AccessDenied", wantSES: 1, wantAttempt: "1"},
+		{name: "not authorized message", always: &sestest.Fault{Status: 400, Type: "Sender", Code: "InvalidParameterValue", Message: "User is not authorized to perform `ses:SendEmail' on resource"},
+			wantReason: "authorization", wantSES: 1, wantAttempt: "1"},
+		{name: "message rejected", always: &sestest.MessageRejected, wantReason: "rejected", wantCode: "MessageRejected", wantSES: 1, wantAttempt: "1"},
+		{name: "template missing", always: &sestest.TemplateMissing, wantReason: "rejected", wantCode: "TemplateDoesNotExist", wantSES: 1,
+			body: func(id string) string {
+				return sendEmail(id, map[string]any{"action": "SendTemplatedEmail", "message": nil, "template": "Nope", "templateData": "{}"})
+			}},
+		{name: "throttled then sent", faults: []sestest.Fault{sestest.ThrottleRate, sestest.ThrottleRate}, wantSES: 3},
+		{name: "5xx then sent", faults: []sestest.Fault{sestest.ServiceUnavailable, sestest.InternalFailure}, wantSES: 3},
+		{name: "5xx exhausted", always: &sestest.ServiceUnavailable, wantReason: "exhausted", wantCode: "ServiceUnavailable", wantSES: 4, wantAttempt: "4"},
+		{name: "throttled exhausted", always: &sestest.ThrottleRate, wantReason: "exhausted", wantCode: "Throttling", wantSES: 4, wantAttempt: "4"},
+		{name: "invalid json", body: func(string) string { return `{"version":1,` }, wantReason: "invalid", wantCode: "InvalidEnvelope", wantAttempt: "0"},
+		{name: "invalid rule", body: func(id string) string { return sendEmail(id, map[string]any{"fromArn": id}) }, wantReason: "invalid", wantAttempt: "0"},
+		{name: "forbidden", allow: []string{"arn:aws:ses:*:123456789012:identity/other.example"}, wantReason: "forbidden", wantCode: "IdentityNotAllowed", wantAttempt: "0"},
+		{name: "allowed", allow: []string{"arn:aws:ses:*:123456789012:identity/*"}, wantSES: 1},
+		{name: "expired", body: func(id string) string { return sendEmail(id, map[string]any{"notAfter": past}) }, wantReason: "expired", wantCode: "Expired", wantAttempt: "0"},
+		{name: "daily quota deferred then sent", faults: []sestest.Fault{sestest.ThrottleDaily}, wantSES: 2},
+		{name: "account paused deferred then sent", faults: []sestest.Fault{sestest.AccountPaused}, wantSES: 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b := emu.Setup(t)
+			b.Config.AllowedIdentities = c.allow
+			id := arn("eu-west-1", "example.com")
+			b.SES.Fail(id, c.faults...)
+			if c.always != nil {
+				b.SES.FailAlways(id, *c.always)
+			}
+			body := sendEmail(id, nil)
+			if c.body != nil {
+				body = c.body(id)
+			}
+			b.Send(t, &sqs.SendMessageInput{MessageBody: aws.String(body), MessageAttributes: map[string]types.MessageAttributeValue{
+				"producer": {DataType: aws.String("String"), StringValue: aws.String("billing")},
+			}})
+			b.StartWorker(t, worker.Options{})
+			testkit.Eventually(t, 20*time.Second, "the queue to drain", func() bool { return b.Empty(t) && len(b.SES.Requests()) >= c.wantSES })
+			time.Sleep(100 * time.Millisecond) // a stray extra attempt would show now
+
+			if got := len(b.SES.Requests()); got != c.wantSES {
+				t.Errorf("SES requests = %d, want %d", got, c.wantSES)
+			}
+			dl := b.DeadLetters(t)
+			if c.wantReason == "" {
+				if len(dl) != 0 || len(b.SES.Sent()) != 1 {
+					t.Fatalf("sent %d, dead letters %d; want sent once", len(b.SES.Sent()), len(dl))
+				}
+				return
+			}
+			if len(dl) != 1 {
+				t.Fatalf("dead letters = %d, want 1", len(dl))
+			}
+			m := dl[0]
+			if aws.ToString(m.Body) != body {
+				t.Errorf("dead-lettered body changed:\n got %s\nwant %s", aws.ToString(m.Body), body)
+			}
+			if got := testkit.Attr(m, deadletter.AttrReason); got != c.wantReason {
+				t.Errorf("reason = %q, want %q (error %q)", got, c.wantReason, testkit.Attr(m, deadletter.AttrError))
+			}
+			if c.wantCode != "" && testkit.Attr(m, deadletter.AttrErrorCode) != c.wantCode {
+				t.Errorf("error code = %q, want %q", testkit.Attr(m, deadletter.AttrErrorCode), c.wantCode)
+			}
+			if c.wantAttempt != "" && testkit.Attr(m, deadletter.AttrAttempts) != c.wantAttempt {
+				t.Errorf("attempts = %q, want %q", testkit.Attr(m, deadletter.AttrAttempts), c.wantAttempt)
+			}
+			if testkit.Attr(m, deadletter.AttrError) == "" || testkit.Attr(m, deadletter.AttrSourceQueue) != b.QueueURL {
+				t.Errorf("error %q, source queue %q", testkit.Attr(m, deadletter.AttrError), testkit.Attr(m, deadletter.AttrSourceQueue))
+			}
+			if at, err := time.Parse(time.RFC3339, testkit.Attr(m, deadletter.AttrFailedAt)); err != nil || time.Since(at) > time.Minute {
+				t.Errorf("failed-at %q", testkit.Attr(m, deadletter.AttrFailedAt))
+			}
+			if testkit.Attr(m, "producer") != "billing" {
+				t.Errorf("producer's attribute lost")
+			}
+		})
+	}
+}
+
+// A quota deferral re-enqueues the message with a delay; it is sent later,
+// not dead-lettered, and uses up no attempt.
+func TestQuotaDefersWithoutUsingAttempts(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	b.Config.MaxAttempts = 1
+	b.Config.QuotaDelay = time.Second
+	id := arn("us-east-1", "example.com")
+	b.SES.Fail(id, sestest.ThrottleDaily, sestest.ThrottleDaily, sestest.AccountPaused)
+	b.Enqueue(t, sendEmail(id, nil))
+	start := time.Now()
+	b.StartWorker(t, worker.Options{})
+	drained(t, b, 4)
+	if d := time.Since(start); d < 3*time.Second {
+		t.Errorf("three deferrals of 1s took %v", d)
+	}
+	if len(b.SES.Sent()) != 1 || len(b.DeadLetters(t)) != 0 {
+		t.Errorf("sent %d, dead letters %d; want 1 and 0", len(b.SES.Sent()), len(b.DeadLetters(t)))
+	}
+}
+
+// A delay longer than the in-process limit hands the message back with a
+// visibility change; the attempt count carries over the redeliveries.
+func TestLongRetryDelayHandsBackAndCountsAcrossDeliveries(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	b.Config.MaxAttempts = 3
+	b.Config.BackoffInitial = time.Second
+	b.Config.BackoffMax = time.Second
+	id := arn("us-east-1", "example.com")
+	b.SES.FailAlways(id, sestest.ServiceUnavailable)
+	b.Enqueue(t, sendEmail(id, nil))
+	b.StartWorker(t, worker.Options{Policy: func(p *retry.Policy) { p.InProcess = 0; p.Jitter = 0 }})
+	testkit.Eventually(t, 20*time.Second, "a dead letter", func() bool { return b.Empty(t) && len(b.SES.Requests()) == 3 })
+	reqs := b.SES.Requests()
+	for i := 1; i < len(reqs); i++ {
+		if gap := reqs[i].At.Sub(reqs[i-1].At); gap < 900*time.Millisecond {
+			t.Errorf("attempt %d came %v after the previous one, want >= 1s", i+1, gap)
+		}
+	}
+	dl := b.DeadLetters(t)
+	if len(dl) != 1 || testkit.Attr(dl[0], deadletter.AttrReason) != "exhausted" || testkit.Attr(dl[0], deadletter.AttrAttempts) != "3" {
+		t.Fatalf("dead letters %d, want one exhausted after 3 attempts", len(dl))
+	}
+}
+
+// The five rules of the contract, end to end: what breaks one is dead-lettered
+// as invalid without an SES call; what keeps one is sent in the right region.
+func TestSendingAuthorizationRules(t *testing.T) {
+	t.Parallel()
+	east, west := arn("us-east-1", "example.com"), arn("eu-west-1", "example.com")
+	cases := []struct {
+		name       string
+		body       string
+		wantRegion string // "" = invalid
+	}{
+		{"1 mixed regions in parameters", sendEmail(east, map[string]any{"returnPathArn": west}), ""},
+		{"1 mixed regions parameter and header", rawEmail("X-SES-FROM-ARN: "+west+"\n", map[string]any{"sourceArn": east}), ""},
+		{"2 fromArn with SendEmail", sendEmail(east, map[string]any{"fromArn": east}), ""},
+		{"2 raw with SendEmail", sendEmail(east, map[string]any{"raw": "Zm9v"}), ""},
+		{"3 header only sets the region", rawEmail("X-SES-SOURCE-ARN: "+west+"\n", nil), "eu-west-1"},
+		{"3 later header instance ignored", rawEmail("X-SES-SOURCE-ARN: "+west+"\nX-SES-SOURCE-ARN: "+east+"\n", nil), "eu-west-1"},
+		{"3 parameter agrees with header", rawEmail("X-SES-SOURCE-ARN: "+west+"\n", map[string]any{"sourceArn": west}), "eu-west-1"},
+		{"3 parameter disagrees with header", rawEmail("X-SES-SOURCE-ARN: "+west+"\n", map[string]any{"sourceArn": arn("eu-west-1", "other.example")}), ""},
+		{"4 no ARN", sendEmail(east, map[string]any{"sourceArn": nil, "returnPathArn": nil}), ""},
+		{"4 raw without ARN", rawEmail("", nil), ""},
+		{"5 DKIM signs an X-SES header", rawEmail("DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1;\n h=From:To:Subject:X-SES-SOURCE-ARN; bh=abc=; b=def=\nX-SES-SOURCE-ARN: "+east+"\n", nil), ""},
+		{"5 DKIM without X-SES headers", rawEmail("DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1; h=From:To:Subject; bh=abc=; b=def=\nX-SES-SOURCE-ARN: "+east+"\n", nil), "us-east-1"},
+	}
+	b := emu.Setup(t)
+	for _, c := range cases {
+		b.Send(t, &sqs.SendMessageInput{MessageBody: aws.String(c.body), MessageAttributes: map[string]types.MessageAttributeValue{
+			"case": {DataType: aws.String("String"), StringValue: aws.String(c.name)},
+		}})
+	}
+	b.StartWorker(t, worker.Options{})
+	nValid := 0
+	for _, c := range cases {
+		if c.wantRegion != "" {
+			nValid++
+		}
+	}
+	drained(t, b, nValid)
+	invalid := map[string]string{}
+	for _, m := range b.DeadLetters(t) {
+		if testkit.Attr(m, deadletter.AttrReason) != "invalid" {
+			t.Errorf("%s: reason %s", testkit.Attr(m, "case"), testkit.Attr(m, deadletter.AttrReason))
+		}
+		invalid[aws.ToString(m.Body)] = testkit.Attr(m, deadletter.AttrError)
+	}
+	sentIn := map[string]string{}
+	for _, r := range b.SES.Requests() {
+		if r.Raw != nil {
+			sentIn[string(r.Raw)] = r.Region
+		}
+		sentIn[r.Params.Get("SourceArn")+r.Params.Get("Message.Subject.Data")] = r.Region
+	}
+	for _, c := range cases {
+		errText, dead := invalid[c.body]
+		if c.wantRegion == "" {
+			if !dead {
+				t.Errorf("%s: not dead-lettered as invalid", c.name)
+			} else {
+				t.Logf("%s: %s", c.name, errText)
+			}
+			continue
+		}
+		if dead {
+			t.Errorf("%s: dead-lettered: %s", c.name, errText)
+		}
+	}
+	if got := len(b.SES.Sent()); got != nValid {
+		t.Errorf("SES sent %d, want %d", got, nValid)
+	}
+	for _, r := range b.SES.Sent() {
+		src, _, _ := r.ARNs()
+		if !strings.Contains(src, ":"+r.Region+":") {
+			t.Errorf("sent for %s signed in %s", src, r.Region)
+		}
+	}
+	if b.SES.RegionMismatches() != 0 {
+		t.Errorf("%d region mismatches", b.SES.RegionMismatches())
+	}
+}
+
+// A mixed run of a few hundred envelopes: every one ends sent once or
+// dead-lettered once.
+func TestNothingLostInAMixedRun(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	b.Config.Concurrency = 32
+	b.Config.MaxAttempts = 8
+	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
+	flaky, denied, rejected := arn("us-east-1", "flaky.example"), arn("eu-west-1", "denied.example"), arn("ap-southeast-2", "rejected.example")
+	b.SES.FailAlways(denied, sestest.AccessDenied)
+	b.SES.FailAlways(rejected, sestest.MessageRejected)
+	b.SES.Latency("", 5*time.Millisecond)
+	const n = 300
+	b.SES.FailEvery(flaky, 3, sestest.ThrottleRate)
+	want := map[string]string{} // token -> "sent" or reason
+	for i := 0; i < n; i++ {
+		tok := fmt.Sprintf("tok-%03d", i)
+		subject := map[string]any{
+			"subject": map[string]any{"data": "Receipt " + tok},
+			"body":    map[string]any{"text": map[string]any{"data": "Hello"}},
+		}
+		var body string
+		switch i % 6 {
+		case 0, 1:
+			body, want[tok] = sendEmail(arn(regions[i%3], "example.com"), map[string]any{"id": tok, "message": subject}), "sent"
+		case 2:
+			body, want[tok] = sendEmail(flaky, map[string]any{"id": tok, "message": subject}), "sent"
+		case 3:
+			body, want[tok] = sendEmail(denied, map[string]any{"id": tok}), "authorization"
+		case 4:
+			body, want[tok] = sendEmail(rejected, map[string]any{"id": tok}), "rejected"
+		case 5:
+			body, want[tok] = `{"version":1,"id":"`+tok+`","action":"SendEmail"}`, "invalid"
+		}
+		b.Enqueue(t, body)
+	}
+	b.StartWorker(t, worker.Options{})
+	testkit.Eventually(t, 60*time.Second, "the queue to drain", func() bool { return b.Empty(t) })
+
+	got := map[string][]string{}
+	for _, r := range b.SES.Sent() {
+		tok := strings.TrimPrefix(r.Params.Get("Message.Subject.Data"), "Receipt ")
+		got[tok] = append(got[tok], "sent")
+	}
+	for _, m := range b.DeadLetters(t) {
+		var e struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal([]byte(aws.ToString(m.Body)), &e)
+		got[e.ID] = append(got[e.ID], testkit.Attr(m, deadletter.AttrReason))
+	}
+	lost, dup, wrong := 0, 0, 0
+	for tok, w := range want {
+		g := got[tok]
+		switch {
+		case len(g) == 0:
+			lost++
+		case len(g) > 1:
+			dup++
+		case g[0] != w:
+			wrong++
+			t.Errorf("%s ended %s, want %s", tok, g[0], w)
+		}
+	}
+	t.Logf("%d envelopes: %d sent, lost %d, duplicated %d, wrong outcome %d", n, len(b.SES.Sent()), lost, dup, wrong)
+	if lost+dup+wrong != 0 || len(got[""]) != 0 {
+		t.Fatalf("lost %d, duplicated %d, wrong %d, unattributed %d", lost, dup, wrong, len(got[""]))
+	}
+}
+
+// With a visibility timeout shorter than an SES call, the worker extends
+// visibility, so the message is not delivered (and sent) twice.
+func TestSlowSESExtendsVisibility(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	b.Config.VisibilityTimeout = 2 * time.Second
+	b.Config.SendTimeout = 10 * time.Second
+	id := arn("us-east-1", "example.com")
+	b.SES.Latency(id, 4*time.Second)
+	b.Enqueue(t, sendEmail(id, nil), sendEmail(id, map[string]any{"id": "second"}))
+	b.StartWorker(t, worker.Options{})
+	drained(t, b, 2)
+	time.Sleep(500 * time.Millisecond)
+	if n := len(b.SES.Requests()); n != 2 {
+		t.Errorf("SES got %d requests for 2 messages: visibility ran out mid-send", n)
+	}
+}
+
+// Stopping the worker hands back a message waiting for a retry at once, so
+// it does not wait out its visibility timeout; and Run returns promptly.
+func TestShutdownHandsBackUnfinished(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	b.Config.VisibilityTimeout = 60 * time.Second
+	b.Config.BackoffInitial = 3 * time.Second
+	b.Config.BackoffMax = 3 * time.Second
+	id := arn("us-east-1", "example.com")
+	b.SES.FailAlways(id, sestest.ServiceUnavailable)
+	b.Enqueue(t, sendEmail(id, nil))
+	stop := b.StartWorker(t, worker.Options{})
+	testkit.Eventually(t, 10*time.Second, "the first attempt", func() bool { return len(b.SES.Requests()) == 1 })
+	start := time.Now()
+	stop()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("shutdown took %v while the only message waited for a retry", d)
+	}
+	testkit.Eventually(t, 3*time.Second, "the message to be visible again", func() bool {
+		v, _, _ := b.Counts(t, b.QueueURL)
+		return v == 1
+	})
+}
+
+// When the dead-letter queue cannot be written, the message stays in the
+// source queue: it is never deleted before its failure is recorded.
+func TestDeadLetterWriteFailureKeepsMessage(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	b.Config.DLQURL = strings.TrimSuffix(b.DLQURL, "-dlq") + "-missing"
+	b.Enqueue(t, `not json`)
+	b.StartWorker(t, worker.Options{})
+	time.Sleep(1500 * time.Millisecond)
+	v, f, _ := b.Counts(t, b.QueueURL)
+	if v+f != 1 {
+		t.Fatalf("source queue holds %d messages, want the undeliverable one kept", v+f)
+	}
+}
