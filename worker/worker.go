@@ -39,9 +39,9 @@ var _ Queue = (*sqs.Client)(nil)
 
 // Options are the worker's collaborators that are not configuration.
 type Options struct {
-	Logger *slog.Logger       // nil: slog.Default()
-	Now    func() time.Time   // nil: time.Now
-	Rand   func() float64     // backoff jitter; nil: math/rand
+	Logger *slog.Logger        // nil: slog.Default()
+	Now    func() time.Time    // nil: time.Now
+	Rand   func() float64      // backoff jitter; nil: math/rand
 	Policy func(*retry.Policy) // adjusts the retry policy built from the configuration (tests)
 }
 
