@@ -10,11 +10,13 @@ package envelope
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -162,8 +164,29 @@ func jsonReason(err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "truncated JSON"
 	}
-	// DisallowUnknownFields and base64 errors name the field, not the data.
-	return err.Error()
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name = strings.Trim(name, `"`)
+		if len(name) <= 64 && validName(name) {
+			return "unknown field " + name
+		}
+		return "unknown field"
+	}
+	var b64 base64.CorruptInputError
+	if errors.As(err, &b64) {
+		return fmt.Sprintf("raw is not base64 (at byte %d)", int64(b64))
+	}
+	return "cannot decode"
+}
+
+// validName: letters, digits and _ only, safe to echo.
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Key is the envelope's idempotency key: its id, or the SHA-256 of its body.

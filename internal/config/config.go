@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -46,7 +47,16 @@ const (
 
 // Load reads the environment and validates the result for purpose. The error
 // is one line naming every variable that is wrong and how.
+//
+// A variable set to the empty string counts as unset, so that deployment
+// templates that pass every variable (compose files, task definitions) get
+// the defaults; Load unsets such variables in the process environment.
 func Load(purpose Purpose) (Config, error) {
+	for _, kv := range os.Environ() {
+		if k, v, _ := strings.Cut(kv, "="); v == "" && strings.HasPrefix(k, Prefix+"_") {
+			os.Unsetenv(k)
+		}
+	}
 	var c Config
 	if err := envconfig.Process(Prefix, &c); err != nil {
 		var pe *envconfig.ParseError

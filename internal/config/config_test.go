@@ -1,0 +1,89 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesq/sesq/internal/config"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	t.Setenv("SESQ_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/mail")
+	t.Setenv("SESQ_DLQ_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/mail-dlq")
+	c, err := config.Load(config.ForRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Config{
+		QueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/mail", DLQURL: "https://sqs.us-east-1.amazonaws.com/123456789012/mail-dlq",
+		Concurrency: 32, BatchSize: 10, WaitTime: 20 * time.Second, VisibilityTimeout: 60 * time.Second, MaxAttempts: 8,
+		BackoffInitial: 200 * time.Millisecond, BackoffMax: 30 * time.Second, QuotaDelay: 15 * time.Minute,
+		ShutdownTimeout: 25 * time.Second, SendTimeout: 30 * time.Second, MaxReceiveCount: 20,
+	}
+	if c.AllowedIdentities != nil {
+		t.Errorf("AllowedIdentities = %v, want none", c.AllowedIdentities)
+	}
+	c.AllowedIdentities = nil
+	if c.QueueURL != want.QueueURL || c.Concurrency != want.Concurrency || c.BatchSize != want.BatchSize || c.WaitTime != want.WaitTime ||
+		c.VisibilityTimeout != want.VisibilityTimeout || c.MaxAttempts != want.MaxAttempts || c.BackoffInitial != want.BackoffInitial ||
+		c.BackoffMax != want.BackoffMax || c.QuotaDelay != want.QuotaDelay || c.ShutdownTimeout != want.ShutdownTimeout ||
+		c.SendTimeout != want.SendTimeout || c.MaxReceiveCount != want.MaxReceiveCount || c.DLQURL != want.DLQURL {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadAllowedIdentities(t *testing.T) {
+	t.Setenv("SESQ_QUEUE_URL", "http://localhost:4566/000000000000/q")
+	t.Setenv("SESQ_ALLOWED_IDENTITIES", "arn:aws:ses:*:123456789012:identity/example.com, arn:aws:ses:eu-west-1:*:identity/*")
+	c, err := config.Load(config.ForEnqueue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.AllowedIdentities) != 2 || c.AllowedIdentities[1] != "arn:aws:ses:eu-west-1:*:identity/*" {
+		t.Errorf("AllowedIdentities = %q", c.AllowedIdentities)
+	}
+}
+
+func TestLoadErrorsNameTheVariable(t *testing.T) {
+	cases := []struct {
+		env     map[string]string
+		purpose config.Purpose
+		want    []string
+	}{
+		{map[string]string{}, config.ForRun, []string{"SESQ_QUEUE_URL: required", "SESQ_DLQ_URL: required"}},
+		{map[string]string{}, config.ForEnqueue, []string{"SESQ_QUEUE_URL: required"}},
+		{map[string]string{"SESQ_QUEUE_URL": "q", "SESQ_DLQ_URL": "d"}, config.ForRun, []string{"SESQ_QUEUE_URL: must be a queue URL", "SESQ_DLQ_URL: must be a queue URL"}},
+		{map[string]string{"SESQ_WAIT_TIME": "soon"}, config.ForQueues, []string{`SESQ_WAIT_TIME: cannot parse "soon" as a duration`}},
+		{map[string]string{"SESQ_CONCURRENCY": "many"}, config.ForQueues, []string{`SESQ_CONCURRENCY: cannot parse "many" as a whole number`}},
+		{map[string]string{"SESQ_CONCURRENCY": "0", "SESQ_BATCH_SIZE": "11", "SESQ_WAIT_TIME": "21s", "SESQ_VISIBILITY_TIMEOUT": "1s",
+			"SESQ_MAX_ATTEMPTS": "0", "SESQ_BACKOFF_INITIAL": "0s", "SESQ_QUOTA_DELAY": "10ms", "SESQ_SHUTDOWN_TIMEOUT": "-1s",
+			"SESQ_ALLOWED_IDENTITIES": "example.com"}, config.ForQueues,
+			[]string{"SESQ_CONCURRENCY", "SESQ_BATCH_SIZE", "SESQ_WAIT_TIME", "SESQ_VISIBILITY_TIMEOUT", "SESQ_MAX_ATTEMPTS", "SESQ_BACKOFF_INITIAL",
+				"SESQ_QUOTA_DELAY", "SESQ_SHUTDOWN_TIMEOUT", "SESQ_ALLOWED_IDENTITIES: pattern \"example.com\" must start with arn:"}},
+		{map[string]string{"SESQ_BACKOFF_INITIAL": "1s", "SESQ_BACKOFF_MAX": "500ms"}, config.ForQueues, []string{"SESQ_BACKOFF_MAX"}},
+		{map[string]string{"SESQ_MAX_ATTEMPTS": "30"}, config.ForQueues, []string{"SESQ_QUEUES_MAX_RECEIVE_COUNT: must exceed SESQ_MAX_ATTEMPTS"}},
+		{map[string]string{"SESQ_QUEUE_URL": "http://h/q", "SESQ_DLQ_URL": "http://h/q"}, config.ForRun, []string{"SESQ_DLQ_URL: must differ"}},
+	}
+	for _, c := range cases {
+		for k, v := range c.env {
+			t.Setenv(k, v)
+		}
+		_, err := config.Load(c.purpose)
+		for k := range c.env {
+			t.Setenv(k, "")
+		}
+		if err == nil {
+			t.Errorf("%v: no error", c.env)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("error spans lines: %q", err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q does not say %q", c.env, err, w)
+			}
+		}
+	}
+}

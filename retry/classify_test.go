@@ -1,0 +1,143 @@
+package retry_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ses"
+	"github.com/aws/aws-sdk-go-v2/service/ses/types"
+
+	"github.com/sesq/sesq/internal/sestest"
+	"github.com/sesq/sesq/retry"
+)
+
+func sesClient(endpoint string) *ses.Client {
+	return ses.New(ses.Options{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
+		BaseEndpoint: aws.String(endpoint),
+		Retryer:      aws.NopRetryer{},
+	})
+}
+
+func sendOnce(ctx context.Context, c *ses.Client) error {
+	id := "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+	_, err := c.SendEmail(ctx, &ses.SendEmailInput{
+		Source:      aws.String("sender@example.com"),
+		SourceArn:   aws.String(id),
+		Destination: &types.Destination{ToAddresses: []string{"recipient@example.com"}},
+		Message:     &types.Message{Subject: &types.Content{Data: aws.String("s")}, Body: &types.Body{Text: &types.Content{Data: aws.String("b")}}},
+	})
+	return err
+}
+
+// The classifier sees the errors the real SDK makes of real SES error
+// responses, served over HTTP by the SES test endpoint.
+func TestClassifySESResponses(t *testing.T) {
+	srv, err := sestest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	id := "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+	cases := []struct {
+		fault     sestest.Fault
+		wantClass retry.Class
+	}{
+		{sestest.AccessDenied, retry.Authorization},
+		{sestest.Fault{Status: 400, Type: "Sender", Code: "InvalidParameterValue", Message: "User arn:aws:iam::1:user/x is not authorized to perform ses:SendRawEmail on resource arn:aws:ses:us-east-1:1:identity/x"}, retry.Authorization},
+		{sestest.ThrottleRate, retry.Retry},
+		{sestest.ThrottleDaily, retry.Quota},
+		{sestest.AccountPaused, retry.Quota},
+		{sestest.Fault{Status: 400, Type: "Sender", Code: "ConfigurationSetSendingPausedException", Message: "paused"}, retry.Quota},
+		{sestest.MessageRejected, retry.Rejected},
+		{sestest.Fault{Status: 400, Type: "Sender", Code: "MailFromDomainNotVerifiedException", Message: "not verified"}, retry.Rejected},
+		{sestest.TemplateMissing, retry.Rejected},
+		{sestest.Fault{Status: 400, Type: "Sender", Code: "ConfigurationSetDoesNotExist", Message: "no such set"}, retry.Rejected},
+		{sestest.Fault{Status: 400, Type: "Sender", Code: "InvalidParameterValue", Message: "Illegal address"}, retry.Rejected},
+		{sestest.Fault{Status: 400, Type: "Sender", Code: "SomethingNew", Message: "unknown 4xx"}, retry.Rejected},
+		{sestest.ServiceUnavailable, retry.Retry},
+		{sestest.InternalFailure, retry.Retry},
+		{sestest.Fault{Status: 502, Type: "Receiver", Code: "BadGateway", Message: "unknown 5xx"}, retry.Retry},
+		{sestest.Fault{Status: 403, Type: "Sender", Code: "SignatureDoesNotMatch", Message: "our credentials"}, retry.Retry},
+		{sestest.Fault{Status: 403, Type: "Sender", Code: "ExpiredToken", Message: "our credentials"}, retry.Retry},
+	}
+	c := sesClient(srv.URL)
+	for _, tc := range cases {
+		srv.Fail(id, tc.fault)
+		err := sendOnce(context.Background(), c)
+		o := retry.Classify(err)
+		if o.Class != tc.wantClass || o.Code != tc.fault.Code || o.Message == "" || o.Err == nil {
+			t.Errorf("%s %q: got class %s code %q message %q, want class %s", tc.fault.Code, tc.fault.Message, o.Class, o.Code, o.Message, tc.wantClass)
+		}
+	}
+	if o := retry.Classify(sendOnce(context.Background(), c)); o.Class != retry.Sent {
+		t.Errorf("success classified %s", o.Class)
+	}
+}
+
+func TestClassifyTransportErrors(t *testing.T) {
+	// Connection refused: a port nothing listens on.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	o := retry.Classify(sendOnce(context.Background(), sesClient("http://"+addr)))
+	if o.Class != retry.Retry || o.Code != "ConnectionError" {
+		t.Errorf("connection refused: %s %s (%v)", o.Class, o.Code, o.Err)
+	}
+
+	// Timeout: an endpoint slower than the call's deadline.
+	srv, _ := sestest.Start()
+	defer srv.Close()
+	srv.Latency("", 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	o = retry.Classify(sendOnce(ctx, sesClient(srv.URL)))
+	if o.Class != retry.Retry || o.Code != "Timeout" {
+		t.Errorf("timeout: %s %s (%v)", o.Class, o.Code, o.Err)
+	}
+
+	// Connection dropped mid-answer.
+	ln, _ = net.Listen("tcp", "127.0.0.1:0")
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			c.Read(buf)
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n<Send"))
+			c.Close()
+		}
+	}()
+	defer ln.Close()
+	o = retry.Classify(sendOnce(context.Background(), sesClient("http://"+ln.Addr().String())))
+	if o.Class != retry.Retry {
+		t.Errorf("dropped connection: %s %s (%v)", o.Class, o.Code, o.Err)
+	}
+
+	if o := retry.Classify(errors.New("something odd")); o.Class != retry.Retry {
+		t.Errorf("unknown error: %s", o.Class)
+	}
+}
+
+func TestClassWords(t *testing.T) {
+	want := map[retry.Class]string{
+		retry.Sent: "sent", retry.Retry: "retry", retry.Quota: "quota", retry.Authorization: "authorization",
+		retry.Rejected: "rejected", retry.Invalid: "invalid", retry.Forbidden: "forbidden", retry.Expired: "expired", retry.Exhausted: "exhausted",
+	}
+	for c, w := range want {
+		if c.String() != w {
+			t.Errorf("%d.String() = %q, want %q", c, c.String(), w)
+		}
+		if dl := c >= retry.Authorization; c.DeadLetter() != dl {
+			t.Errorf("%s.DeadLetter() = %v", c, c.DeadLetter())
+		}
+	}
+}
