@@ -22,10 +22,10 @@ func TestAttributes(t *testing.T) {
 	f := deadletter.Failure{Reason: "authorization", Code: "AccessDenied", Error: "not authorized", Attempts: 1, At: at}
 	orig := map[string]types.MessageAttributeValue{
 		"tenant": str("acme"), "b": str("2"), "a": str("1"), "trace": str("t"), "z": str("26"),
-		deadletter.AttrReplays:   str("2"),
-		"sesq-deferrals":         str("3"), // sesq's own bookkeeping: dropped
-		deadletter.AttrReason:    str("stale"),
-		"binary":                 {DataType: aws.String("Binary"), BinaryValue: []byte{1, 2}},
+		deadletter.AttrReplays: str("2"),
+		"sesq-deferrals":       str("3"), // sesq's own bookkeeping: dropped
+		deadletter.AttrReason:  str("stale"),
+		"binary":               {DataType: aws.String("Binary"), BinaryValue: []byte{1, 2}},
 	}
 	got := deadletter.Attributes(orig, f, "https://sqs.us-east-1.amazonaws.com/1/q")
 	want := map[string]string{
