@@ -32,7 +32,7 @@ func TestProducerEnqueuesValidEnvelopesInBatches(t *testing.T) {
 			Message:     &envelope.Message{Subject: &envelope.Content{Data: "Receipt"}, Body: &envelope.Body{Text: &envelope.Content{Data: "Thanks"}}},
 		})
 	}
-	envs[5].FromArn = east      // rule 2
+	envs[5].FromArn = east     // rule 2
 	envs[17].Destination = nil // no recipient
 	results, err := p.Enqueue(context.Background(), envs)
 	if err != nil {

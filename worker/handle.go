@@ -101,7 +101,7 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 			if !w.policy.WaitsInProcess(attempt) {
 				return verdict{step: stepHandBack, outcome: o, attempts: attempt, delay: delay}
 			}
-			w.log.Debug("send failed; retrying", "envelope_id", env.Key(), "attempt", attempt, "code", o.Code, "retry_in", delay)
+			w.log.Debug("send failed; retrying", "envelope_id", env.Key(), "attempt", attempt, "code", o.Code, "retry_in_s", delay.Seconds())
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
@@ -203,7 +203,7 @@ func (w *Worker) logOutcome(d *delivery, v verdict) {
 		slog.String("outcome", outcome),
 		slog.String("sqs_message_id", aws.ToString(d.msg.MessageId)),
 		slog.Int("attempts", v.attempts),
-		slog.Duration("duration", w.now().Sub(d.received)),
+		slog.Float64("duration_s", w.now().Sub(d.received).Seconds()),
 	}
 	if e := d.env; e != nil {
 		attrs = append(attrs, slog.String("envelope_id", e.Key()), slog.String("action", e.Action),
@@ -216,7 +216,7 @@ func (w *Worker) logOutcome(d *delivery, v verdict) {
 		attrs = append(attrs, slog.String("reason", v.outcome.Class.String()), slog.String("code", v.outcome.Code), slog.String("error", v.outcome.Message))
 	}
 	if v.delay > 0 {
-		attrs = append(attrs, slog.Duration("delay", v.delay))
+		attrs = append(attrs, slog.Float64("delay_s", v.delay.Seconds()))
 	}
 	w.log.LogAttrs(context.Background(), level, "message", attrs...)
 }

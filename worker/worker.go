@@ -94,7 +94,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	stopDrainTimer := context.AfterFunc(ctx, func() {
-		w.log.Info("shutting down: receiving stopped, draining", "timeout", w.cfg.ShutdownTimeout)
+		w.log.Info("shutting down: receiving stopped, draining", "timeout", w.cfg.ShutdownTimeout.String())
 		time.AfterFunc(w.cfg.ShutdownTimeout, cancelWork)
 	})
 	defer stopDrainTimer()
@@ -170,7 +170,7 @@ func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *
 		}
 		if err != nil {
 			d := bo.NextBackOff()
-			w.log.Warn("receive failed; retrying", "err", err, "retry_in", d)
+			w.log.Warn("receive failed; retrying", "err", err, "retry_in_s", d.Seconds())
 			select {
 			case <-time.After(d):
 			case <-ctx.Done():

@@ -1,0 +1,53 @@
+# sesq — make targets. `make test` is what CI runs (.ci/run).
+GO       ?= go
+NPM      ?= npm
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The one build command; the Dockerfile runs the same.
+BUILD     = CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
+FUZZTIME ?= 10s
+
+EMULATORS = localstack/node_modules/.installed
+
+.PHONY: all build test vet fmt-check demo deps fuzz bench-go clean
+
+all: build
+
+build:
+	$(BUILD) -o bin/sesq ./cmd/sesq
+
+# Pinned npm emulators (fauxqs, aws-ses-v2-local) from localstack/package-lock.json.
+deps: $(EMULATORS)
+$(EMULATORS): localstack/package.json localstack/package-lock.json
+	$(NPM) ci --prefix localstack --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Everything: format, vet, and every test (unit, fuzz seeds, end to end against
+# the emulators, which the tests start themselves), with the race detector.
+test: deps fmt-check vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './localstack/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Starts the emulators, creates queues, runs the worker, enqueues the SES
+# guide's examples plus one envelope that must be dead-lettered, shows where
+# each landed and stops everything. DEMO_FLAGS=-keep leaves it running.
+demo: deps build
+	$(GO) run ./internal/demo -sesq bin/sesq $(DEMO_FLAGS)
+
+# Each fuzz target for FUZZTIME.
+fuzz:
+	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzScanHeaders$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzParseIdentityARN$$' -fuzztime $(FUZZTIME)
+
+# Go micro-benchmarks of the hot pure code (decoding, validation, header scan).
+bench-go:
+	$(GO) test ./envelope/ -run '^$$' -bench . -benchmem
+
+clean:
+	rm -rf bin

@@ -1,0 +1,250 @@
+// Command demo is `make demo`: it starts the local emulators (fauxqs and
+// aws-ses-v2-local), creates queues with `sesq queues create`, runs `sesq run`,
+// enqueues the SES guide's examples and one envelope that must be
+// dead-lettered with `sesq enqueue`, shows where each one landed and stops
+// everything.
+//
+//	go run ./internal/demo -sesq bin/sesq
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/internal/emulator"
+	"github.com/sesq/sesq/internal/testkit"
+)
+
+const identity = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+
+func main() {
+	bin := flag.String("sesq", "bin/sesq", "the sesq binary")
+	keep := flag.Bool("keep", false, "keep the stack running until Ctrl-C (to look at the web viewer)")
+	flag.Parse()
+	if err := run(*bin, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
+
+func run(bin string, keep bool) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := emulator.Dir()
+	if err != nil {
+		return err
+	}
+	var emuLog bytes.Buffer
+	step("starting the emulators (fauxqs for SQS, aws-ses-v2-local for SES)")
+	fauxqs, err := emulator.StartFauxqs(ctx, dir, &emuLog)
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, emuLog.String())
+	}
+	defer fauxqs.Stop()
+	sesLocal, err := emulator.StartSESLocal(ctx, dir, &emuLog)
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, emuLog.String())
+	}
+	defer sesLocal.Stop()
+	fmt.Printf("    SQS: %s   SES: %s (mail viewer: %s, JSON: %s/store)\n", fauxqs.URL, sesLocal.URL, sesLocal.URL, sesLocal.URL)
+
+	env := append(os.Environ(),
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL_SQS="+fauxqs.URL, "AWS_ENDPOINT_URL_SES="+sesLocal.URL)
+
+	step("sesq queues create demo")
+	out, err := sesqCmd(bin, env, "", "queues", "create", "demo").Output()
+	if err != nil {
+		return fmt.Errorf("queues create: %w", err)
+	}
+	fmt.Print(indent(string(out)))
+	vars := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		vars[k] = v
+		env = append(env, l)
+	}
+	env = append(env, "SESQ_WAIT_TIME=2s", "SESQ_ALLOWED_IDENTITIES=arn:aws:ses:*:123456789012:identity/example.com")
+
+	step("sesq run   (SESQ_ALLOWED_IDENTITIES=arn:aws:ses:*:123456789012:identity/example.com; logs in JSON below)")
+	worker := sesqCmd(bin, env, "", "run")
+	worker.Stdout, worker.Stderr = os.Stdout, os.Stdout
+	if err := worker.Start(); err != nil {
+		return err
+	}
+	stopWorker := func() error {
+		worker.Process.Signal(syscall.SIGTERM)
+		return worker.Wait()
+	}
+	defer func() {
+		if worker.ProcessState == nil {
+			stopWorker()
+		}
+	}()
+
+	envelopes := demoEnvelopes()
+	var lines []string
+	for _, e := range envelopes {
+		lines = append(lines, e.body)
+	}
+	step("sesq enqueue   (%d envelopes, one JSON line each)", len(envelopes))
+	for _, e := range envelopes {
+		fmt.Printf("    %-22s %s\n", e.id, e.what)
+	}
+	enq := sesqCmd(bin, env, strings.Join(lines, "\n")+"\n", "enqueue")
+	enq.Stdout, enq.Stderr = os.Stdout, os.Stderr
+	if err := enq.Run(); err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+
+	client := testkit.NewSQS(fauxqs.URL)
+	store := func() []storedMail { return readStore(sesLocal.URL) }
+	deadline := time.Now().Add(30 * time.Second)
+	var dead []deadLetter
+	for {
+		dead = append(dead, receiveDead(ctx, client, vars["SESQ_DLQ_URL"])...)
+		if len(store())+len(dead) >= len(envelopes) || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // let the worker log its last lines
+
+	step("where each envelope landed")
+	mails := store()
+	for _, e := range envelopes {
+		where := "NOT FOUND (still queued?)"
+		for _, m := range mails {
+			if m.Subject == e.subject {
+				where = fmt.Sprintf("sent: in aws-ses-v2-local's store, from %s to %s, subject %q", m.From, strings.Join(m.Destination.To, ","), m.Subject)
+			}
+		}
+		for _, d := range dead {
+			if d.body == e.body {
+				where = fmt.Sprintf("dead-letter queue: %s=%s %s=%s %s=%q", deadletter.AttrReason, d.attrs[deadletter.AttrReason],
+					deadletter.AttrErrorCode, d.attrs[deadletter.AttrErrorCode], deadletter.AttrError, d.attrs[deadletter.AttrError])
+			}
+		}
+		fmt.Printf("    %-22s %s\n", e.id, where)
+	}
+
+	if keep {
+		step("the stack keeps running: mail viewer at %s; Ctrl-C stops it", sesLocal.URL)
+		<-ctx.Done()
+	}
+	step("stopping: SIGTERM to sesq run, then the emulators")
+	if err := stopWorker(); err != nil {
+		return fmt.Errorf("sesq run exited with %w", err)
+	}
+	fmt.Println("    sesq run exited 0")
+	return nil
+}
+
+type demoEnvelope struct{ id, what, subject, body string }
+
+func demoEnvelopes() []demoEnvelope {
+	rawWithHeaders := "X-SES-SOURCE-ARN: " + identity + "\r\nX-SES-FROM-ARN: " + identity + "\r\nX-SES-RETURN-PATH-ARN: " + identity + "\r\n" +
+		"From: sender@example.com\r\nTo: recipient@example.com\r\nReturn-Path: feedback@example.com\r\nSubject: subject\r\n" +
+		"Content-Type: multipart/alternative; boundary=\"----=_boundary\"\r\n\r\n" +
+		"------=_boundary\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\nbody\r\n" +
+		"------=_boundary\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\nbody\r\n------=_boundary--\r\n"
+	rawPlain := "From: sender@example.com\r\nTo: recipient@example.com\r\nSubject: Raw message with ARN parameters\r\n\r\nThe ARNs travel as SourceArn, FromArn and ReturnPathArn.\r\n"
+	mk := func(m map[string]any) string {
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	sendEmail := func(id, ident, subject string) map[string]any {
+		return map[string]any{
+			"version": 1, "id": id, "action": "SendEmail", "sourceArn": ident, "returnPathArn": ident,
+			"source": "sender@example.com", "returnPath": "feedback@example.com",
+			"destination": map[string]any{"to": []string{"recipient@example.com"}},
+			"message": map[string]any{
+				"subject": map[string]any{"data": subject, "charset": "UTF-8"},
+				"body":    map[string]any{"html": map[string]any{"data": "This email was sent with Amazon SES.", "charset": "UTF-8"}},
+			},
+		}
+	}
+	return []demoEnvelope{
+		{id: "guide-raw-xheaders", what: "SendRawEmail, ARNs in X-SES-*-ARN headers (the SES guide's example)", subject: "subject",
+			body: mk(map[string]any{"version": 1, "id": "guide-raw-xheaders", "action": "SendRawEmail", "raw": base64.StdEncoding.EncodeToString([]byte(rawWithHeaders))})},
+		{id: "guide-sendemail", what: "SendEmail with SourceArn and ReturnPathArn (the SES guide's example)", subject: "Amazon SES Test",
+			body: mk(sendEmail("guide-sendemail", identity, "Amazon SES Test"))},
+		{id: "raw-arn-parameters", what: "SendRawEmail with SourceArn, FromArn, ReturnPathArn parameters", subject: "Raw message with ARN parameters",
+			body: mk(map[string]any{"version": 1, "id": "raw-arn-parameters", "action": "SendRawEmail", "sourceArn": identity, "fromArn": identity, "returnPathArn": identity,
+				"raw": base64.StdEncoding.EncodeToString([]byte(rawPlain))})},
+		{id: "not-allowed-identity", what: "SendEmail for an identity outside SESQ_ALLOWED_IDENTITIES: must be dead-lettered", subject: "Should never be sent",
+			body: mk(sendEmail("not-allowed-identity", "arn:aws:ses:eu-west-1:999999999999:identity/other.example", "Should never be sent"))},
+	}
+}
+
+func sesqCmd(bin string, env []string, stdin string, args ...string) *exec.Cmd {
+	c := exec.Command(bin, args...)
+	c.Env = env
+	c.Stdin = strings.NewReader(stdin)
+	return c
+}
+
+type storedMail struct {
+	From        string `json:"from"`
+	Subject     string `json:"subject"`
+	Destination struct {
+		To []string `json:"to"`
+	} `json:"destination"`
+}
+
+func readStore(url string) []storedMail {
+	resp, err := http.Get(url + "/store")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var s struct {
+		Emails []storedMail `json:"emails"`
+	}
+	json.NewDecoder(resp.Body).Decode(&s)
+	return s.Emails
+}
+
+type deadLetter struct {
+	body  string
+	attrs map[string]string
+}
+
+// receiveDead reads the dead-letter queue (messages stay, invisible for a
+// while, so each is shown once).
+func receiveDead(ctx context.Context, c *sqs.Client, url string) []deadLetter {
+	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 300, MessageAttributeNames: []string{"All"}})
+	if err != nil {
+		return nil
+	}
+	var ds []deadLetter
+	for _, m := range out.Messages {
+		d := deadLetter{body: aws.ToString(m.Body), attrs: map[string]string{}}
+		for k, v := range m.MessageAttributes {
+			d.attrs[k] = aws.ToString(v.StringValue)
+		}
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
+}
