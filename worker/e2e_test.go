@@ -280,6 +280,25 @@ func TestQuotaDefersWithoutUsingAttempts(t *testing.T) {
 	}
 }
 
+// A deferral longer than SQS's 15-minute delay is carried by
+// sesq-defer-until: a message received before then is re-deferred, unsent.
+func TestDeferUntilIsHonoured(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	id := arn("us-east-1", "example.com")
+	until := time.Now().Add(2 * time.Second)
+	b.Send(t, &sqs.SendMessageInput{MessageBody: aws.String(sendEmail(id, nil)), MessageAttributes: map[string]types.MessageAttributeValue{
+		"sesq-defer-until": {DataType: aws.String("String"), StringValue: aws.String(until.UTC().Format(time.RFC3339Nano))},
+		"sesq-deferrals":   {DataType: aws.String("String"), StringValue: aws.String("4")},
+	}})
+	b.StartWorker(t, worker.Options{})
+	drained(t, b, 1)
+	sent := b.SES.Sent()
+	if len(sent) != 1 || sent[0].At.Before(until) {
+		t.Fatalf("sent %d, first at %v; want once, not before %v", len(sent), sent, until)
+	}
+}
+
 // A delay longer than the in-process limit hands the message back with a
 // visibility change; the attempt count carries over the redeliveries.
 func TestLongRetryDelayHandsBackAndCountsAcrossDeliveries(t *testing.T) {

@@ -52,8 +52,15 @@ type delivery struct {
 func (w *Worker) handle(ctx, work context.Context, m types.Message) {
 	d := &delivery{msg: m, handle: aws.ToString(m.ReceiptHandle), received: w.now()}
 	v := w.decide(ctx, work, d)
-	w.act(work, d, v)
+	// Recording the outcome (a dead-letter write, a re-enqueue) is short
+	// and is let finish even past the shutdown deadline.
+	actCtx, cancel := context.WithTimeout(context.WithoutCancel(work), actTimeout)
+	defer cancel()
+	w.act(actCtx, d, v)
 }
+
+// actTimeout bounds the SQS calls that record an outcome.
+const actTimeout = 10 * time.Second
 
 func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 	attrs := d.msg.MessageAttributes

@@ -125,6 +125,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
+// idlePause is how long a poller rests after an empty short poll
+// (SESQ_WAIT_TIME=0).
+const idlePause = 200 * time.Millisecond
+
 // pollerCount is enough concurrent long polls to fill every send slot
 // with full batches, and at most 8.
 func pollerCount(concurrency, batch int) int {
@@ -179,6 +183,15 @@ func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *
 			continue
 		}
 		bo.Reset()
+		if len(msgs) == 0 && w.cfg.WaitTime < time.Second {
+			// Short polling on an empty queue: do not spin.
+			select {
+			case <-time.After(idlePause):
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
 		receivedAt := w.now()
 		for _, m := range msgs {
 			handlers.Add(1)
