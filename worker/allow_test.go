@@ -17,8 +17,8 @@ func TestGlobMatch(t *testing.T) {
 		{"arn:aws:ses:*:123456789012:identity/example.com", true},
 		{"arn:aws:ses:*:123456789012:identity/*", true},
 		{"arn:aws:ses:us-east-?:123456789012:identity/example.com", true},
-		{"arn:*:identity/example.com", true},   // * crosses colons
-		{"arn:aws:ses:*example.com", true},     // and slashes
+		{"arn:*:identity/example.com", true}, // * crosses colons
+		{"arn:aws:ses:*example.com", true},   // and slashes
 		{"arn:aws:ses:*:123456789012:identity/example.co", false},
 		{"arn:aws:ses:*:123456789012:identity/example.com.evil", false},
 		{"arn:aws:ses:*:123456789012:identity/*.example.com", false}, // the bare domain is not a subdomain
