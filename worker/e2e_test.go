@@ -1,11 +1,13 @@
 package worker_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -527,5 +529,35 @@ func TestDeadLetterWriteFailureKeepsMessage(t *testing.T) {
 	v, f, _ := b.Counts(t, b.QueueURL)
 	if v+f != 1 {
 		t.Fatalf("source queue holds %d messages, want the undeliverable one kept", v+f)
+	}
+}
+
+// panicky is a fault injected into the worker: its SES client lookup panics,
+// standing for any bug in handling one message.
+type panicky struct{ calls *atomic.Int32 }
+
+func (p panicky) For(string) worker.Mailer {
+	p.calls.Add(1)
+	panic("injected fault")
+}
+
+// A panic while handling a message does not take the worker down or lose the
+// message: it is handed back and comes again.
+func TestPanicInHandlerHandsBack(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	b.Enqueue(t, sendEmail(arn("us-east-1", "example.com"), nil))
+	p := panicky{calls: new(atomic.Int32)}
+	w := worker.New(b.Config, b.SQS, p, worker.Options{Logger: testkit.TestLogger(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	testkit.Eventually(t, 10*time.Second, "a second delivery after the panic", func() bool { return p.calls.Load() >= 2 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v, f, _ := b.Counts(t, b.QueueURL); v+f != 1 || len(b.DeadLetters(t)) != 0 {
+		t.Errorf("queue holds %d, want the message kept", v+f)
 	}
 }

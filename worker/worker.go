@@ -12,7 +12,9 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -198,10 +200,25 @@ func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *
 			w.flight.track(aws.ToString(m.ReceiptHandle), receivedAt)
 			go func() {
 				defer func() { <-slots; handlers.Done() }()
+				defer w.survive(m)
 				w.handle(ctx, work, m)
 			}()
 		}
 	}
+}
+
+// survive keeps a bug in handling one message from taking the worker down:
+// the panic is logged with its stack and the message handed back for a
+// later try (and, if it keeps failing, SQS's redrive).
+func (w *Worker) survive(m types.Message) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	h := aws.ToString(m.ReceiptHandle)
+	w.log.Error("panic while handling a message; handed back", "sqs_message_id", aws.ToString(m.MessageId), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	w.flight.untrack(h)
+	w.acks.setVisibility(h, w.cfg.BackoffMax)
 }
 
 func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
