@@ -515,6 +515,17 @@ func TestShutdownHandsBackUnfinished(t *testing.T) {
 		v, _, _ := b.Counts(t, b.QueueURL)
 		return v == 1
 	})
+	// It was re-enqueued with the one attempt it had, not handed back with a
+	// receive count that would read as more.
+	out, err := b.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(b.QueueURL), MessageAttributeNames: []string{"All"},
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount}})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("receive: %v", err)
+	}
+	m := out.Messages[0]
+	if testkit.Attr(m, "sesq-attempts") != "1" || m.Attributes["ApproximateReceiveCount"] != "1" {
+		t.Errorf("sesq-attempts %q, receive count %s; want 1 and 1", testkit.Attr(m, "sesq-attempts"), m.Attributes["ApproximateReceiveCount"])
+	}
 }
 
 // When the dead-letter queue cannot be written, the message stays in the
@@ -542,7 +553,8 @@ func (p panicky) For(string) worker.Mailer {
 }
 
 // A panic while handling a message does not take the worker down or lose the
-// message: it is handed back and comes again.
+// message: it is handed back and comes again (here to be dead-lettered as
+// exhausted: the panicked delivery counts as the attempts it might have made).
 func TestPanicInHandlerHandsBack(t *testing.T) {
 	t.Parallel()
 	b := emu.Setup(t)
@@ -552,12 +564,16 @@ func TestPanicInHandlerHandsBack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	testkit.Eventually(t, 10*time.Second, "a second delivery after the panic", func() bool { return p.calls.Load() >= 2 })
+	var dl []types.Message
+	testkit.Eventually(t, 10*time.Second, "the message back after the panic", func() bool {
+		dl = append(dl, b.DeadLetters(t)...)
+		return len(dl) > 0
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if v, f, _ := b.Counts(t, b.QueueURL); v+f != 1 || len(b.DeadLetters(t)) != 0 {
-		t.Errorf("queue holds %d, want the message kept", v+f)
+	if p.calls.Load() != 1 || len(dl) != 1 || testkit.Attr(dl[0], deadletter.AttrReason) != "exhausted" || !b.Empty(t) {
+		t.Errorf("panics %d, dead letters %d; want one panic, then the message dead-lettered", p.calls.Load(), len(dl))
 	}
 }

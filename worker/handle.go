@@ -27,6 +27,8 @@ const (
 	stepDeadLetter             // write to the DLQ, then delete
 	stepHandBack               // make visible again after delay
 	stepDefer                  // re-enqueue with a delay, then delete
+	stepRedefer                // a deferral not yet due: re-enqueue for the rest of it, then delete
+	stepRequeue                // shutdown: re-enqueue now with the exact attempt count, then delete
 )
 
 // verdict is the decision on one delivery: the step and why.
@@ -67,7 +69,7 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 	base := attrInt(attrs, attrAttempts)
 	if until, ok := deferredUntil(attrs); ok && until.After(d.received) {
 		// A deferral longer than SQS's longest delay, not due yet.
-		return verdict{step: stepDefer, outcome: retry.Outcome{Class: retry.Quota, Code: "Deferred"}, attempts: base, delay: until.Sub(d.received)}
+		return verdict{step: stepRedefer, outcome: retry.Outcome{Class: retry.Quota, Code: "Deferred"}, attempts: base, delay: until.Sub(d.received)}
 	}
 	env, err := envelope.Parse([]byte(aws.ToString(d.msg.Body)))
 	if err != nil {
@@ -92,7 +94,7 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 		if o.Class != retry.Sent && work.Err() != nil {
 			// Cut off by the shutdown deadline: whether SES took it is
 			// unknown. Hand it back; the idempotency key guards a resend.
-			return verdict{step: stepHandBack, outcome: o, attempts: attempt}
+			return verdict{step: stepRequeue, outcome: o, attempts: attempt}
 		}
 		switch o.Class {
 		case retry.Sent:
@@ -114,7 +116,7 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 			case <-t.C:
 			case <-ctx.Done():
 				t.Stop()
-				return verdict{step: stepHandBack, outcome: o, attempts: attempt}
+				return verdict{step: stepRequeue, outcome: o, attempts: attempt}
 			}
 			attempt++
 			if env.Expired(w.now()) {
@@ -150,9 +152,9 @@ func (w *Worker) act(ctx context.Context, d *delivery, v verdict) {
 			return
 		}
 		w.acks.delete(d.handle)
-	case stepDefer:
-		if err := w.deferMessage(ctx, d, v); err != nil {
-			w.log.Error("deferral failed; message handed back", "sqs_message_id", aws.ToString(d.msg.MessageId), "err", err)
+	case stepDefer, stepRedefer, stepRequeue:
+		if err := w.requeue(ctx, d.msg, v); err != nil {
+			w.log.Error("re-enqueue failed; message handed back", "sqs_message_id", aws.ToString(d.msg.MessageId), "err", err)
 			w.acks.setVisibility(d.handle, min(v.delay, 12*time.Hour))
 			return
 		}
@@ -161,35 +163,52 @@ func (w *Worker) act(ctx context.Context, d *delivery, v verdict) {
 	w.logOutcome(d, v)
 }
 
-// deferMessage re-enqueues the message on the source queue with a delay: a
-// quota can last hours, and a fresh message keeps receive counts (and the
-// queue's redrive) out of it. Deferrals longer than SQS's 15-minute delay
-// carry sesq-defer-until and are re-deferred until due.
-func (w *Worker) deferMessage(ctx context.Context, d *delivery, v verdict) error {
-	until := d.received.Add(v.delay)
-	deferrals := attrInt(d.msg.MessageAttributes, attrDeferrals)
-	if v.outcome.Code != "Deferred" {
+// requeue puts the message back on the source queue as a new message that
+// records the attempts made so far (sesq-attempts), after delay; the caller
+// deletes the original. Three uses, by step:
+//
+//   - stepDefer, a quota deferral: a quota can last hours, and a fresh
+//     message keeps receive counts (and the queue's redrive) out of it.
+//     sesq-defer-until records when it is due, since SQS delays a message
+//     15 minutes at most; sesq-deferrals counts deferrals.
+//   - stepRedefer: such a deferral received before it is due goes back for
+//     the rest of it.
+//   - stepRequeue, a hand-back at shutdown: a plain visibility change would
+//     raise the receive count, which the next delivery would read as
+//     attempts never made (see retry.Policy.FirstAttempt).
+func (w *Worker) requeue(ctx context.Context, m types.Message, v verdict) error {
+	attrs := map[string]types.MessageAttributeValue{attrAttempts: stringAttr(strconv.Itoa(v.attempts))}
+	deferrals := attrInt(m.MessageAttributes, attrDeferrals)
+	delay := v.delay
+	switch v.step {
+	case stepDefer:
 		deferrals++
+		attrs[attrDeferUntil] = stringAttr(w.now().Add(delay).UTC().Format(time.RFC3339Nano))
+	default: // stepRedefer, stepRequeue: a deferral stays due when it was
+		if u, ok := m.MessageAttributes[attrDeferUntil]; ok {
+			attrs[attrDeferUntil] = u
+		}
+		if v.step == stepRequeue {
+			delay = 0
+		}
 	}
-	attrs := map[string]types.MessageAttributeValue{
-		attrAttempts:   stringAttr(strconv.Itoa(v.attempts)),
-		attrDeferrals:  stringAttr(strconv.Itoa(deferrals)),
-		attrDeferUntil: stringAttr(until.UTC().Format(time.RFC3339Nano)),
+	if deferrals > 0 {
+		attrs[attrDeferrals] = stringAttr(strconv.Itoa(deferrals))
 	}
-	for _, k := range deadletter.Carried(d.msg.MessageAttributes) {
+	for _, k := range deadletter.Carried(m.MessageAttributes) {
 		if len(attrs) == 10 {
 			break
 		}
-		attrs[k] = d.msg.MessageAttributes[k]
+		attrs[k] = m.MessageAttributes[k]
 	}
 	_, err := w.queue.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:          aws.String(w.cfg.QueueURL),
-		MessageBody:       d.msg.Body,
+		MessageBody:       m.Body,
 		MessageAttributes: attrs,
-		DelaySeconds:      min(visibilitySeconds(v.delay), maxDelaySeconds),
+		DelaySeconds:      min(visibilitySeconds(delay), maxDelaySeconds),
 	})
 	if err != nil {
-		return fmt.Errorf("re-enqueue deferred message: %w", err)
+		return fmt.Errorf("re-enqueue message: %w", err)
 	}
 	return nil
 }
@@ -197,9 +216,9 @@ func (w *Worker) deferMessage(ctx context.Context, d *delivery, v verdict) error
 func (w *Worker) logOutcome(d *delivery, v verdict) {
 	outcome := v.outcome.Class.String()
 	switch v.step {
-	case stepHandBack:
+	case stepHandBack, stepRequeue:
 		outcome = "handed_back"
-	case stepDefer:
+	case stepDefer, stepRedefer:
 		outcome = "deferred"
 	}
 	level := slog.LevelInfo

@@ -169,7 +169,7 @@ func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *
 		}
 		if ctx.Err() != nil {
 			for _, m := range msgs {
-				w.acks.setVisibility(aws.ToString(m.ReceiptHandle), 0)
+				w.handBackUnstarted(m)
 				<-slots
 			}
 			return
@@ -219,6 +219,21 @@ func (w *Worker) survive(m types.Message) {
 	w.log.Error("panic while handling a message; handed back", "sqs_message_id", aws.ToString(m.MessageId), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 	w.flight.untrack(h)
 	w.acks.setVisibility(h, w.cfg.BackoffMax)
+}
+
+// handBackUnstarted returns a message received after shutdown began,
+// re-enqueued with the attempts it had, so that the receive does not count
+// as an attempt.
+func (w *Worker) handBackUnstarted(m types.Message) {
+	ctx, cancel := context.WithTimeout(context.Background(), actTimeout)
+	defer cancel()
+	before := w.policy.FirstAttempt(attrInt(m.MessageAttributes, attrAttempts), receiveCount(m)) - 1
+	if err := w.requeue(ctx, m, verdict{step: stepRequeue, attempts: before}); err != nil {
+		w.log.Warn("re-enqueue at shutdown failed; visibility reset instead", "sqs_message_id", aws.ToString(m.MessageId), "err", err)
+		w.acks.setVisibility(aws.ToString(m.ReceiptHandle), 0)
+		return
+	}
+	w.acks.delete(aws.ToString(m.ReceiptHandle))
 }
 
 func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
