@@ -462,6 +462,7 @@ func TestNothingLostInAMixedRun(t *testing.T) {
 		switch {
 		case len(g) == 0:
 			lost++
+			t.Logf("lost %s (want %s)", tok, w)
 		case len(g) > 1:
 			dup++
 		case g[0] != w:
@@ -470,6 +471,10 @@ func TestNothingLostInAMixedRun(t *testing.T) {
 		}
 	}
 	t.Logf("%d envelopes: %d sent, lost %d, duplicated %d, wrong outcome %d", n, len(b.SES.Sent()), lost, dup, wrong)
+	if lost > 0 {
+		v, f, d := b.Counts(t, b.DLQURL)
+		t.Logf("dead-letter queue now: visible %d, in flight %d, delayed %d", v, f, d)
+	}
 	if lost+dup+wrong != 0 || len(got[""]) != 0 {
 		t.Fatalf("lost %d, duplicated %d, wrong %d, unattributed %d", lost, dup, wrong, len(got[""]))
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -88,9 +89,11 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 	}
 	for {
 		callCtx, cancel := context.WithTimeout(work, w.cfg.SendTimeout)
+		began := w.now()
 		id, err := send(callCtx, w.mailers.For(env.Region()), env)
 		cancel()
 		o := retry.Classify(err)
+		w.metrics.SESCall(env.Region(), env.Action, w.now().Sub(began), o.Code == "Throttling")
 		if o.Class != retry.Sent && work.Err() != nil {
 			// Cut off by the shutdown deadline: whether SES took it is
 			// unknown. Hand it back; the idempotency key guards a resend.
@@ -139,6 +142,9 @@ func (w *Worker) act(ctx context.Context, d *delivery, v verdict) {
 	switch v.step {
 	case stepDelete:
 		w.acks.delete(d.handle)
+		if ms, err := strconv.ParseInt(d.msg.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
+			w.metrics.QueueLag(w.now().Sub(time.UnixMilli(ms)))
+		}
 	case stepHandBack:
 		w.acks.setVisibility(d.handle, v.delay)
 	case stepDeadLetter:
@@ -151,6 +157,7 @@ func (w *Worker) act(ctx context.Context, d *delivery, v verdict) {
 			w.acks.setVisibility(d.handle, w.cfg.BackoffMax)
 			return
 		}
+		w.metrics.DeadLetter(v.outcome.Class.String())
 		w.acks.delete(d.handle)
 	case stepDefer, stepRedefer, stepRequeue:
 		if err := w.requeue(ctx, d.msg, v); err != nil {
@@ -213,14 +220,23 @@ func (w *Worker) requeue(ctx context.Context, m types.Message, v verdict) error 
 	return nil
 }
 
+// logOutcome writes the one log line and the metric of a message's
+// outcome. Recipients, subjects and bodies are never logged; addresses in
+// SES's error texts are redacted.
 func (w *Worker) logOutcome(d *delivery, v verdict) {
 	outcome := v.outcome.Class.String()
 	switch v.step {
 	case stepHandBack, stepRequeue:
-		outcome = "handed_back"
+		outcome = retry.Retry.String()
 	case stepDefer, stepRedefer:
 		outcome = "deferred"
 	}
+	var region, action string
+	if e := d.env; e != nil {
+		region, action = e.Region(), e.Action
+	}
+	w.metrics.Message(outcome, region, action)
+
 	level := slog.LevelInfo
 	if v.step == stepDeadLetter {
 		level = slog.LevelWarn
@@ -228,23 +244,40 @@ func (w *Worker) logOutcome(d *delivery, v verdict) {
 	attrs := []slog.Attr{
 		slog.String("outcome", outcome),
 		slog.String("sqs_message_id", aws.ToString(d.msg.MessageId)),
-		slog.Int("attempts", v.attempts),
+		slog.Int("attempt", v.attempts),
 		slog.Float64("duration_s", w.now().Sub(d.received).Seconds()),
 	}
 	if e := d.env; e != nil {
-		attrs = append(attrs, slog.String("envelope_id", e.Key()), slog.String("action", e.Action),
-			slog.String("region", e.Region()), slog.Any("identities", e.IdentityARNs()))
+		attrs = append(attrs, slog.String("envelope_id", e.Key()), slog.String("action", action), slog.String("region", region))
+		if ids := e.IdentityARNs(); len(ids) > 0 {
+			attrs = append(attrs, slog.String("identity", ids[0]))
+		}
 	}
 	if v.sesID != "" {
 		attrs = append(attrs, slog.String("ses_message_id", v.sesID))
 	}
 	if v.outcome.Class != retry.Sent {
-		attrs = append(attrs, slog.String("reason", v.outcome.Class.String()), slog.String("code", v.outcome.Code), slog.String("error", v.outcome.Message))
+		attrs = append(attrs, slog.String("reason", v.outcome.Class.String()), slog.String("code", v.outcome.Code), slog.String("error", redactAddresses(v.outcome.Message)))
 	}
 	if v.delay > 0 {
 		attrs = append(attrs, slog.Float64("delay_s", v.delay.Seconds()))
 	}
 	w.log.LogAttrs(context.Background(), level, "message", attrs...)
+}
+
+// redactAddresses replaces what looks like an email address (a word with an
+// @ inside) with [address]: SES error texts name addresses.
+func redactAddresses(s string) string {
+	if strings.IndexByte(s, '@') < 0 {
+		return s
+	}
+	words := strings.Fields(s)
+	for i, wd := range words {
+		if at := strings.IndexByte(wd, '@'); at > 0 && at < len(wd)-1 {
+			words[i] = "[address]"
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 func receiveCount(m types.Message) int {

@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/config"
+	"github.com/sesq/sesq/internal/metrics"
 	"github.com/sesq/sesq/retry"
 )
 
@@ -41,10 +43,11 @@ var _ Queue = (*sqs.Client)(nil)
 
 // Options are the worker's collaborators that are not configuration.
 type Options struct {
-	Logger *slog.Logger        // nil: slog.Default()
-	Now    func() time.Time    // nil: time.Now
-	Rand   func() float64      // backoff jitter; nil: math/rand
-	Policy func(*retry.Policy) // adjusts the retry policy built from the configuration (tests)
+	Logger  *slog.Logger        // nil: slog.Default()
+	Now     func() time.Time    // nil: time.Now
+	Rand    func() float64      // backoff jitter; nil: math/rand
+	Policy  func(*retry.Policy) // adjusts the retry policy built from the configuration (tests)
+	Metrics *metrics.Metrics    // nil: none
 }
 
 // Worker is one sesq worker process's machinery.
@@ -56,8 +59,16 @@ type Worker struct {
 	policy  retry.Policy
 	log     *slog.Logger
 	now     func() time.Time
+	metrics *metrics.Metrics
 	acks    *acks
 	flight  *inFlight
+	slots   chan struct{}
+
+	// Health, read by Alive and Ready from other goroutines.
+	running     atomic.Bool
+	draining    atomic.Bool
+	lastReceive atomic.Int64 // unix nanoseconds of the last successful receive
+	lastBeat    atomic.Int64 // unix nanoseconds of the visibility loop's last tick
 }
 
 // New builds a worker; cfg must have passed Validate(config.ForRun).
@@ -69,8 +80,9 @@ func New(cfg config.Config, q Queue, m Mailers, opts Options) *Worker {
 			Initial: cfg.BackoffInitial, Max: cfg.BackoffMax, MaxAttempts: cfg.MaxAttempts,
 			InProcess: min(retry.DefaultInProcess, cfg.VisibilityTimeout/2), Jitter: 0.5, Rand: opts.Rand,
 		},
-		log: opts.Logger, now: opts.Now,
+		log: opts.Logger, now: opts.Now, metrics: opts.Metrics,
 	}
+	w.slots = make(chan struct{}, cfg.Concurrency)
 	if opts.Policy != nil {
 		opts.Policy(&w.policy)
 	}
@@ -95,19 +107,23 @@ func (w *Worker) Run(ctx context.Context) error {
 	// work outlives ctx by the shutdown timeout: sends in flight may finish.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	w.running.Store(true)
+	defer w.running.Store(false)
+	w.lastBeat.Store(w.now().UnixNano())
 	stopDrainTimer := context.AfterFunc(ctx, func() {
+		w.draining.Store(true)
 		w.log.Info("shutting down: receiving stopped, draining", "timeout", w.cfg.ShutdownTimeout.String())
 		time.AfterFunc(w.cfg.ShutdownTimeout, cancelWork)
 	})
 	defer stopDrainTimer()
 
 	w.acks = newAcks(w.queue, w.cfg.QueueURL, w.log)
-	w.flight = newInFlight(w.cfg.VisibilityTimeout, w.acks, w.now)
+	w.flight = newInFlight(w.cfg.VisibilityTimeout, w.acks, w.now, &w.lastBeat)
 	trackerDone := make(chan struct{})
 	trackerCtx, stopTracker := context.WithCancel(context.Background())
 	go func() { defer close(trackerDone); w.flight.extendLoop(trackerCtx) }()
 
-	slots := make(chan struct{}, w.cfg.Concurrency)
+	slots := w.slots
 	var handlers, pollers sync.WaitGroup
 	n := pollerCount(w.cfg.Concurrency, w.cfg.BatchSize)
 	w.log.Info("worker started", "queue", w.cfg.QueueURL, "concurrency", w.cfg.Concurrency, "pollers", n)
@@ -130,6 +146,26 @@ func (w *Worker) Run(ctx context.Context) error {
 // idlePause is how long a poller rests after an empty short poll
 // (SESQ_WAIT_TIME=0).
 const idlePause = 200 * time.Millisecond
+
+// Alive tells whether Run is running and its visibility loop ticked within
+// one visibility timeout (it ticks four times per timeout).
+func (w *Worker) Alive() bool {
+	return w.running.Load() && w.now().Sub(time.Unix(0, w.lastBeat.Load())) < w.cfg.VisibilityTimeout
+}
+
+// Ready tells whether the worker takes work: it is not draining, and a
+// receive succeeded within twice the long-poll wait (at least 5 s), or every
+// send slot is busy (a saturated worker does not receive).
+func (w *Worker) Ready() bool {
+	if !w.running.Load() || w.draining.Load() {
+		return false
+	}
+	if s := w.slots; s != nil && len(s) == cap(s) {
+		return true
+	}
+	window := max(2*w.cfg.WaitTime, 5*time.Second)
+	return w.now().Sub(time.Unix(0, w.lastReceive.Load())) < window
+}
 
 // pollerCount is enough concurrent long polls to fill every send slot
 // with full batches, and at most 8.
@@ -185,6 +221,7 @@ func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *
 			continue
 		}
 		bo.Reset()
+		w.lastReceive.Store(w.now().UnixNano())
 		if len(msgs) == 0 && w.cfg.WaitTime < time.Second {
 			// Short polling on an empty queue: do not spin.
 			select {
@@ -195,11 +232,12 @@ func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *
 			continue
 		}
 		receivedAt := w.now()
+		w.metrics.InFlight(len(msgs))
 		for _, m := range msgs {
 			handlers.Add(1)
 			w.flight.track(aws.ToString(m.ReceiptHandle), receivedAt)
 			go func() {
-				defer func() { <-slots; handlers.Done() }()
+				defer func() { <-slots; w.metrics.InFlight(-1); handlers.Done() }()
 				defer w.survive(m)
 				w.handle(ctx, work, m)
 			}()
@@ -257,6 +295,7 @@ func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
 // inFlight tracks the messages being worked on and extends their visibility
 // before it runs out, in batches.
 type inFlight struct {
+	beat      *atomic.Int64 // set at every tick: the loop is alive
 	mu        sync.Mutex
 	visibleAt map[string]time.Time
 	timeout   time.Duration
@@ -264,8 +303,8 @@ type inFlight struct {
 	now       func() time.Time
 }
 
-func newInFlight(timeout time.Duration, a *acks, now func() time.Time) *inFlight {
-	return &inFlight{visibleAt: map[string]time.Time{}, timeout: timeout, acks: a, now: now}
+func newInFlight(timeout time.Duration, a *acks, now func() time.Time, beat *atomic.Int64) *inFlight {
+	return &inFlight{visibleAt: map[string]time.Time{}, timeout: timeout, acks: a, now: now, beat: beat}
 }
 
 func (f *inFlight) track(handle string, receivedAt time.Time) {
@@ -292,6 +331,7 @@ func (f *inFlight) extendLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		now := f.now()
+		f.beat.Store(now.UnixNano())
 		// Enqueued under the lock, so that an extension is never queued
 		// behind the final delete or hand-back of an untracked message.
 		f.mu.Lock()

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/sesq/sesq/internal/config"
 )
@@ -37,8 +39,9 @@ func loadAWS(ctx context.Context) (aws.Config, error) {
 
 // newSQS is the SQS client, with the SDK's own retries and enough idle
 // connections for the pollers and batch calls.
-func newSQS(cfg aws.Config) *sqs.Client {
+func newSQS(cfg aws.Config, apiOptions ...func(*middleware.Stack) error) *sqs.Client {
 	cfg = cfg.Copy()
+	cfg.APIOptions = append(slices.Clip(cfg.APIOptions), apiOptions...)
 	cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = 64
 		t.MaxIdleConnsPerHost = 32

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,27 +20,49 @@ const maxLine = 1 << 20
 const enqueueChunk = 500
 
 func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dryRun := fs.Bool("dry-run", false, "validate only; send nothing")
+	if err := fs.Parse(args); err != nil {
+		return &usageError{fmt.Sprintf("enqueue: %v\nusage: sesq enqueue [--dry-run] [FILE|-]", err)}
+	}
 	in := stdin
 	switch {
-	case len(args) > 1:
+	case fs.NArg() > 1:
 		return &usageError{"enqueue takes at most one argument: FILE or -"}
-	case len(args) == 1 && args[0] != "-":
-		f, err := os.Open(args[0])
+	case fs.NArg() == 1 && fs.Arg(0) != "-":
+		f, err := os.Open(fs.Arg(0))
 		if err != nil {
 			return &usageError{fmt.Sprintf("enqueue: %v", err)}
 		}
 		defer f.Close()
 		in = f
 	}
-	cfg, err := loadConfig(config.ForEnqueue)
-	if err != nil {
-		return err
+	var send func(ctx context.Context, bodies [][]byte) ([]envelope.Result, error)
+	if *dryRun {
+		send = func(_ context.Context, bodies [][]byte) ([]envelope.Result, error) {
+			results := make([]envelope.Result, len(bodies))
+			for i, b := range bodies {
+				if e, err := envelope.Parse(b); err != nil {
+					results[i].Err = err
+				} else {
+					results[i].MessageID = fmt.Sprintf("valid (%s in %s, id %s)", e.Action, e.Region(), e.Key())
+				}
+			}
+			return results, nil
+		}
+	} else {
+		cfg, err := loadConfig(config.ForEnqueue)
+		if err != nil {
+			return err
+		}
+		awsCfg, err := loadAWS(ctx)
+		if err != nil {
+			return err
+		}
+		p := &envelope.Producer{Client: newSQS(awsCfg), QueueURL: cfg.QueueURL}
+		send = p.EnqueueBodies
 	}
-	awsCfg, err := loadAWS(ctx)
-	if err != nil {
-		return err
-	}
-	p := &envelope.Producer{Client: newSQS(awsCfg), QueueURL: cfg.QueueURL}
 
 	failed := false
 	var lines []int
@@ -48,7 +71,7 @@ func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		if len(bodies) == 0 {
 			return nil
 		}
-		results, err := p.EnqueueBodies(ctx, bodies)
+		results, err := send(ctx, bodies)
 		for i, r := range results {
 			if r.Err != nil {
 				failed = true

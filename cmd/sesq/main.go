@@ -4,6 +4,8 @@
 //	sesq run                  the worker, until SIGTERM/SIGINT
 //	sesq enqueue [FILE|-]     validate and enqueue envelopes (JSON lines)
 //	sesq queues create NAME   create NAME and NAME-dlq with a redrive policy
+//	sesq dlq inspect|replay|purge
+//	sesq health [HOST:PORT]
 //	sesq version
 package main
 
@@ -35,8 +37,10 @@ func (e *usageError) Error() string { return e.msg }
 
 const usage = `usage:
   sesq run                  run the worker until SIGTERM or SIGINT
-  sesq enqueue [FILE|-]     validate envelopes (JSON lines) and enqueue the valid ones
+  sesq enqueue [--dry-run] [FILE|-]   validate envelopes (JSON lines) and enqueue the valid ones
   sesq queues create NAME   create NAME and NAME-dlq with a redrive policy
+  sesq dlq inspect|replay|purge   look into, replay or purge the dead-letter queue
+  sesq health [HOST:PORT]   exit 0 when the worker's /healthz answers OK
   sesq version              print the version
 
 Configuration comes from SESQ_* variables and the AWS SDK's own (see README).`
@@ -61,6 +65,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdEnqueue(ctx, args[1:], stdin, stdout)
 	case "queues":
 		err = cmdQueues(ctx, args[1:], stdout)
+	case "dlq":
+		err = cmdDLQ(ctx, args[1:], stdout, stderr)
+	case "health":
+		err = cmdHealth(ctx, args[1:], stdout)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "sesq", versionString())
 	case "help", "-h", "--help", "-help":

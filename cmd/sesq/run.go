@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
-	"log/slog"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/sesq/sesq/internal/config"
+	"github.com/sesq/sesq/internal/metrics"
 	"github.com/sesq/sesq/worker"
 )
 
@@ -21,7 +26,46 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("service", "sesq", "version", versionString())
-	w := worker.New(cfg, newSQS(awsCfg), worker.NewSESClients(awsCfg, cfg.Concurrency), worker.Options{Logger: log})
+	log := cfg.Logger(stderr).With("service", "sesq", "version", versionString())
+	m := metrics.New()
+	q := newSQS(awsCfg, m.SQSMiddleware)
+	w := worker.New(cfg, q, worker.NewSESClients(awsCfg, cfg.Concurrency), worker.Options{Logger: log, Metrics: m})
+
+	if cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return &usageError{fmt.Sprintf("SESQ_HTTP_ADDR: cannot listen on %s: %v", cfg.HTTPAddr, err)}
+		}
+		srv := &http.Server{Handler: opsHandler(w, m), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("http server stopped", "err", err)
+			}
+		}()
+		log.Info("serving /metrics, /healthz, /readyz", "addr", ln.Addr().String())
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+		}()
+	}
 	return w.Run(ctx)
+}
+
+// opsHandler serves the worker's metrics and health.
+func opsHandler(w *worker.Worker, m *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	probe := func(ok func() bool, what string) http.HandlerFunc {
+		return func(rw http.ResponseWriter, _ *http.Request) {
+			if ok() {
+				fmt.Fprintln(rw, "ok")
+				return
+			}
+			http.Error(rw, what, http.StatusServiceUnavailable)
+		}
+	}
+	mux.Handle("GET /healthz", probe(w.Alive, "worker loops not running"))
+	mux.Handle("GET /readyz", probe(w.Ready, "not ready: draining, or no successful receive lately"))
+	return mux
 }

@@ -5,6 +5,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -33,6 +36,9 @@ type Config struct {
 	ShutdownTimeout   time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"25s"`        // drain time after SIGTERM
 	SendTimeout       time.Duration `envconfig:"SEND_TIMEOUT" default:"30s"`            // one SES call at most
 	MaxReceiveCount   int           `envconfig:"QUEUES_MAX_RECEIVE_COUNT" default:"20"` // redrive of `sesq queues create`
+	HTTPAddr          string        `envconfig:"HTTP_ADDR" default:":9090"`             // /metrics, /healthz, /readyz; empty: off
+	LogFormat         string        `envconfig:"LOG_FORMAT" default:"json"`             // json or text
+	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info"`              // debug, info, warn, error
 }
 
 // Purpose says which command the configuration is for: each needs a
@@ -43,6 +49,7 @@ const (
 	ForRun     Purpose = iota // the worker: both queues
 	ForEnqueue                // producers: the source queue
 	ForQueues                 // creating queues: no queue yet
+	ForDLQ                    // dead-letter tools: the dead-letter queue
 )
 
 // Load reads the environment and validates the result for purpose. The error
@@ -98,8 +105,8 @@ func (c Config) Validate(purpose Purpose) error {
 			bad(name, "must be a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)")
 		}
 	}
-	checkURL("QUEUE_URL", c.QueueURL, purpose != ForQueues)
-	checkURL("DLQ_URL", c.DLQURL, purpose == ForRun)
+	checkURL("QUEUE_URL", c.QueueURL, purpose == ForRun || purpose == ForEnqueue)
+	checkURL("DLQ_URL", c.DLQURL, purpose == ForRun || purpose == ForDLQ)
 	if purpose == ForRun && c.QueueURL != "" && c.QueueURL == c.DLQURL {
 		bad("DLQ_URL", "must differ from SESQ_QUEUE_URL")
 	}
@@ -138,6 +145,18 @@ func (c Config) Validate(purpose Purpose) error {
 	if c.SendTimeout < time.Second {
 		bad("SEND_TIMEOUT", "must be at least 1s, got %s", c.SendTimeout)
 	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("LOG_FORMAT", "must be json or text, got %q", c.LogFormat)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.HTTPAddr != "" {
+		if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
+			bad("HTTP_ADDR", "must be HOST:PORT or :PORT (empty turns it off), got %q", c.HTTPAddr)
+		}
+	}
 	if purpose == ForQueues && c.MaxReceiveCount <= c.MaxAttempts {
 		bad("QUEUES_MAX_RECEIVE_COUNT", "must exceed SESQ_MAX_ATTEMPTS (%d), got %d: the worker's own routing comes first", c.MaxAttempts, c.MaxReceiveCount)
 	}
@@ -145,6 +164,17 @@ func (c Config) Validate(purpose Purpose) error {
 		return errors.New(strings.Join(probs, "; "))
 	}
 	return nil
+}
+
+// Logger builds the logger the configuration asks for, writing to w.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(c.LogLevel)) // checked by Validate; info when empty
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // ValidPattern checks one SESQ_ALLOWED_IDENTITIES pattern.

@@ -1,0 +1,71 @@
+package deadletter
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sesq/sesq/envelope"
+)
+
+// ReasonRedrive is the reason shown for a message SQS moved to the
+// dead-letter queue by its own redrive policy: it carries no sesq attributes.
+const ReasonRedrive = "redrive"
+
+// Entry is what operators filter and group dead letters by.
+type Entry struct {
+	MessageID string
+	Reason    string // sesq-reason, or ReasonRedrive
+	ErrorCode string
+	Error     string
+	Region    string // of the envelope's identity ARNs ("" when none could be read)
+	Identity  string // the envelope's first identity ARN ("" when none)
+	FailedAt  time.Time
+	Replays   int
+}
+
+// Describe reads a dead-lettered message: its sesq attributes and, from the
+// body, the identity and region, even when the envelope is invalid.
+func Describe(m types.Message) Entry {
+	attr := func(k string) string {
+		if v, ok := m.MessageAttributes[k]; ok {
+			return aws.ToString(v.StringValue)
+		}
+		return ""
+	}
+	e := Entry{MessageID: aws.ToString(m.MessageId), Reason: attr(AttrReason), ErrorCode: attr(AttrErrorCode), Error: attr(AttrError)}
+	if e.Reason == "" {
+		e.Reason = ReasonRedrive
+	}
+	if e.ErrorCode == "-" {
+		e.ErrorCode = ""
+	}
+	e.Replays, _ = strconv.Atoi(attr(AttrReplays))
+	if t, err := time.Parse(time.RFC3339, attr(AttrFailedAt)); err == nil {
+		e.FailedAt = t
+	} else if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
+		e.FailedAt = time.UnixMilli(ms).UTC() // a redriven message: when it was first sent
+	}
+	body := []byte(aws.ToString(m.Body))
+	if env, err := envelope.Parse(body); err == nil {
+		e.Region = env.Region()
+		if ids := env.IdentityARNs(); len(ids) > 0 {
+			e.Identity = ids[0]
+		}
+		return e
+	}
+	// An invalid envelope: take the first ARN field that parses.
+	var loose struct{ SourceArn, FromArn, ReturnPathArn string }
+	if json.Unmarshal(body, &loose) == nil {
+		for _, a := range []string{loose.SourceArn, loose.FromArn, loose.ReturnPathArn} {
+			if p, err := envelope.ParseIdentityARN(a); err == nil {
+				e.Region, e.Identity = p.Region, a
+				break
+			}
+		}
+	}
+	return e
+}

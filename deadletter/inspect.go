@@ -1,0 +1,78 @@
+package deadletter
+
+import (
+	"context"
+	"sort"
+	"time"
+)
+
+// Group is dead letters that share a reason, error code, region and
+// identity.
+type Group struct {
+	Reason    string    `json:"reason"`
+	ErrorCode string    `json:"errorCode"`
+	Region    string    `json:"region"`
+	Identity  string    `json:"identity"`
+	Count     int       `json:"count"`
+	Oldest    time.Time `json:"oldest"`
+	Newest    time.Time `json:"newest"`
+}
+
+// Inspect reads every message in the dead-letter queue at url and groups
+// them. It consumes nothing: what it receives is made visible again when it
+// is done (or fails).
+func Inspect(ctx context.Context, q Queue, url string) ([]Group, error) {
+	s := newScanner(q, url)
+	groups := map[Group]*Group{}
+	var err error
+	for {
+		msgs, e := s.next(ctx)
+		if e != nil {
+			err = e
+			break
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			e := Describe(m)
+			k := Group{Reason: e.Reason, ErrorCode: e.ErrorCode, Region: e.Region, Identity: e.Identity}
+			g, ok := groups[k]
+			if !ok {
+				g = &Group{Reason: k.Reason, ErrorCode: k.ErrorCode, Region: k.Region, Identity: k.Identity, Oldest: e.FailedAt, Newest: e.FailedAt}
+				groups[k] = g
+			}
+			g.Count++
+			if e.FailedAt.Before(g.Oldest) {
+				g.Oldest = e.FailedAt
+			}
+			if e.FailedAt.After(g.Newest) {
+				g.Newest = e.FailedAt
+			}
+		}
+	}
+	if rerr := s.release(context.WithoutCancel(ctx)); err == nil {
+		err = rerr
+	}
+	out := make([]Group, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, *g)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if a.Reason != b.Reason {
+			return a.Reason < b.Reason
+		}
+		if a.ErrorCode != b.ErrorCode {
+			return a.ErrorCode < b.ErrorCode
+		}
+		if a.Region != b.Region {
+			return a.Region < b.Region
+		}
+		return a.Identity < b.Identity
+	})
+	return out, err
+}

@@ -1,0 +1,271 @@
+package deadletter
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sesq/sesq/internal/glob"
+)
+
+// Filter selects dead letters; zero fields match everything.
+type Filter struct {
+	Reason    string
+	ErrorCode string
+	Identity  string // glob, see internal/glob
+	Region    string
+	OlderThan time.Duration // failed longer ago than this
+	NewerThan time.Duration // failed more recently than this
+}
+
+// Match tells whether the entry passes the filter at now.
+func (f Filter) Match(e Entry, now time.Time) bool {
+	switch {
+	case f.Reason != "" && e.Reason != f.Reason,
+		f.ErrorCode != "" && e.ErrorCode != f.ErrorCode,
+		f.Region != "" && e.Region != f.Region,
+		f.Identity != "" && !glob.Match(f.Identity, e.Identity),
+		f.OlderThan > 0 && !e.FailedAt.Before(now.Add(-f.OlderThan)),
+		f.NewerThan > 0 && !e.FailedAt.After(now.Add(-f.NewerThan)):
+		return false
+	}
+	return true
+}
+
+// ReplayOptions say what to replay where.
+type ReplayOptions struct {
+	To             string // target queue URL
+	Filter         Filter
+	Max            int     // move at most this many; 0: all
+	Rate           float64 // messages per second; 0: unlimited
+	DryRun         bool    // report, move nothing
+	MaxReplays     int     // skip messages replayed this often already
+	IncludeInvalid bool    // replay reason invalid too (it fails again unless the code changed)
+	Now            func() time.Time
+	// Progress, when set, is called after each batch.
+	Progress func(ReplaySummary)
+}
+
+// ReplaySummary counts what a replay did.
+type ReplaySummary struct {
+	Moved          int // sent to the target and deleted from the dead-letter queue (dry run: would be)
+	Filtered       int // not matched by the filter
+	SkippedReplays int // replayed MaxReplays times already
+	SkippedInvalid int // reason invalid, without IncludeInvalid
+	Failed         int // could not be sent (or deleted after sending: then also in the target)
+	Elapsed        time.Duration
+}
+
+// Skipped is every message left in place on purpose.
+func (s ReplaySummary) Skipped() int { return s.Filtered + s.SkippedReplays + s.SkippedInvalid }
+
+// sesq's failure attributes, dropped when a message is replayed.
+var failureAttrs = map[string]bool{AttrReason: true, AttrErrorCode: true, AttrError: true, AttrAttempts: true, AttrFailedAt: true, AttrSourceQueue: true}
+
+// Replay moves matching messages from the dead-letter queue at dlqURL to
+// opts.To: the body byte for byte, the producer's attributes, sesq's failure
+// attributes dropped and sesq-replays counted up. A message is deleted from
+// the dead-letter queue only after the target accepted it; whatever is not
+// moved is made visible again. The error reports a failure to read the
+// dead-letter queue; messages that failed to move are counted in Failed.
+func Replay(ctx context.Context, q Queue, dlqURL string, opts ReplayOptions) (ReplaySummary, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	var sum ReplaySummary
+	s := newScanner(q, dlqURL)
+	batchMax := 10
+	if opts.Rate > 0 && opts.Rate < 10 {
+		batchMax = max(1, int(opts.Rate))
+	}
+	var pending []types.Message
+	var err error
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		if opts.Rate > 0 && !opts.DryRun { // pace: the moves so far may not run ahead of the rate
+			due := start.Add(time.Duration(float64(sum.Moved+sum.Failed+len(pending)) / opts.Rate * float64(time.Second)))
+			if d := due.Sub(now()); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+				}
+			}
+		}
+		if opts.DryRun {
+			sum.Moved += len(pending)
+		} else {
+			moved, failed := move(context.WithoutCancel(ctx), q, s, dlqURL, opts.To, pending)
+			sum.Moved += moved
+			sum.Failed += failed
+		}
+		pending = pending[:0]
+		if opts.Progress != nil {
+			sum.Elapsed = now().Sub(start)
+			opts.Progress(sum)
+		}
+	}
+scan:
+	for ctx.Err() == nil {
+		msgs, e := s.next(ctx)
+		if e != nil {
+			err = e
+			break
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			entry := Describe(m)
+			switch {
+			case !opts.Filter.Match(entry, now()):
+				sum.Filtered++
+			case opts.MaxReplays > 0 && entry.Replays >= opts.MaxReplays:
+				sum.SkippedReplays++
+			case entry.Reason == "invalid" && !opts.IncludeInvalid:
+				sum.SkippedInvalid++
+			default:
+				if opts.Max > 0 && sum.Moved+sum.Failed+len(pending) >= opts.Max {
+					break scan
+				}
+				pending = append(pending, m)
+				if len(pending) == batchMax {
+					flush()
+				}
+			}
+		}
+	}
+	flush()
+	if rerr := s.release(context.WithoutCancel(ctx)); err == nil {
+		err = rerr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	sum.Elapsed = now().Sub(start)
+	return sum, err
+}
+
+// move sends one batch to the target and deletes what it accepted.
+func move(ctx context.Context, q Queue, s *scanner, dlqURL, to string, msgs []types.Message) (moved, failed int) {
+	entries := make([]types.SendMessageBatchRequestEntry, len(msgs))
+	for i, m := range msgs {
+		attrs := map[string]types.MessageAttributeValue{}
+		for k, v := range m.MessageAttributes {
+			if !failureAttrs[k] {
+				attrs[k] = v
+			}
+		}
+		replays := 0
+		if v, ok := attrs[AttrReplays]; ok {
+			replays, _ = strconv.Atoi(aws.ToString(v.StringValue))
+		}
+		attrs[AttrReplays] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(strconv.Itoa(replays + 1))}
+		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: m.Body, MessageAttributes: attrs}
+	}
+	out, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(to), Entries: entries})
+	if err != nil {
+		return 0, len(msgs) // all stay in the dead-letter queue
+	}
+	var del []types.DeleteMessageBatchRequestEntry
+	for _, ok := range out.Successful {
+		i, _ := strconv.Atoi(aws.ToString(ok.Id))
+		del = append(del, types.DeleteMessageBatchRequestEntry{Id: ok.Id, ReceiptHandle: msgs[i].ReceiptHandle})
+	}
+	failed = len(msgs) - len(del)
+	if len(del) == 0 {
+		return 0, failed
+	}
+	dout, err := q.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(dlqURL), Entries: del})
+	if err != nil {
+		// Sent but still in the dead-letter queue: a later replay would
+		// send it again; count it as failed so the operator looks.
+		return 0, len(msgs)
+	}
+	bad := map[string]bool{}
+	for _, f := range dout.Failed {
+		bad[aws.ToString(f.Id)] = true
+	}
+	for _, d := range del {
+		if bad[aws.ToString(d.Id)] {
+			failed++
+			continue
+		}
+		i, _ := strconv.Atoi(aws.ToString(d.Id))
+		s.forget(aws.ToString(msgs[i].MessageId))
+		moved++
+	}
+	return moved, failed
+}
+
+// PurgeSummary counts what a purge did.
+type PurgeSummary struct {
+	Deleted []Entry
+	Kept    int
+	Failed  int
+}
+
+// Purge deletes the messages of the dead-letter queue at url that match the
+// filter; the rest are made visible again.
+func Purge(ctx context.Context, q Queue, url string, f Filter, now time.Time) (PurgeSummary, error) {
+	var sum PurgeSummary
+	s := newScanner(q, url)
+	var err error
+	for ctx.Err() == nil {
+		msgs, e := s.next(ctx)
+		if e != nil {
+			err = e
+			break
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		var del []types.DeleteMessageBatchRequestEntry
+		var entries []Entry
+		for _, m := range msgs {
+			e := Describe(m)
+			if !f.Match(e, now) {
+				sum.Kept++
+				continue
+			}
+			del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(len(del))), ReceiptHandle: m.ReceiptHandle})
+			entries = append(entries, e)
+		}
+		if len(del) == 0 {
+			continue
+		}
+		out, derr := q.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del})
+		if derr != nil {
+			sum.Failed += len(del)
+			err = fmt.Errorf("delete from %s: %w", url, derr)
+			break
+		}
+		bad := map[string]bool{}
+		for _, f := range out.Failed {
+			bad[aws.ToString(f.Id)] = true
+		}
+		for i, d := range del {
+			if bad[aws.ToString(d.Id)] {
+				sum.Failed++
+				continue
+			}
+			s.forget(entries[i].MessageID)
+			sum.Deleted = append(sum.Deleted, entries[i])
+		}
+	}
+	if rerr := s.release(context.WithoutCancel(ctx)); err == nil {
+		err = rerr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return sum, err
+}
