@@ -582,3 +582,36 @@ func TestPanicInHandlerHandsBack(t *testing.T) {
 		t.Errorf("panics %d, dead letters %d; want one panic, then the message dead-lettered", p.calls.Load(), len(dl))
 	}
 }
+
+// Ready follows receives and goes false while draining; Alive follows Run.
+func TestReadyAndAlive(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	b.Config.WaitTime = 2 * time.Second
+	b.Config.VisibilityTimeout = 4 * time.Second
+	w := worker.New(b.Config, b.SQS, worker.NewSESClients(b.AWS, 8), worker.Options{Logger: testkit.TestLogger(t)})
+	if w.Ready() || w.Alive() {
+		t.Fatal("ready or alive before Run")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	testkit.Eventually(t, 5*time.Second, "ready", w.Ready)
+	if !w.Alive() {
+		t.Error("not alive while running")
+	}
+	cancel()
+	testkit.Eventually(t, time.Second, "not ready while draining", func() bool { return !w.Ready() })
+	select {
+	case <-done:
+		t.Log("drained before the check could see it running")
+	default:
+		if !w.Alive() {
+			t.Error("not alive while draining")
+		}
+	}
+	<-done
+	if w.Ready() || w.Alive() {
+		t.Error("ready or alive after Run returned")
+	}
+}

@@ -52,6 +52,7 @@ func sesqEnv(sesURL string, extra ...string) []string {
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"AWS_ENDPOINT_URL_SQS=" + emu.Fauxqs.URL, "AWS_ENDPOINT_URL_SES=" + sesURL,
+		"SESQ_HTTP_ADDR=", // off, unless a test sets it (the last value wins)
 	}
 	return append(env, extra...)
 }

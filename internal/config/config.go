@@ -57,10 +57,11 @@ const (
 //
 // A variable set to the empty string counts as unset, so that deployment
 // templates that pass every variable (compose files, task definitions) get
-// the defaults; Load unsets such variables in the process environment.
+// the defaults; Load unsets such variables in the process environment. The
+// exception is SESQ_HTTP_ADDR, which an empty value turns off.
 func Load(purpose Purpose) (Config, error) {
 	for _, kv := range os.Environ() {
-		if k, v, _ := strings.Cut(kv, "="); v == "" && strings.HasPrefix(k, Prefix+"_") {
+		if k, v, _ := strings.Cut(kv, "="); v == "" && strings.HasPrefix(k, Prefix+"_") && k != Prefix+"_HTTP_ADDR" {
 			os.Unsetenv(k)
 		}
 	}

@@ -20,6 +20,7 @@ func TestLoadDefaults(t *testing.T) {
 		Concurrency: 32, BatchSize: 10, WaitTime: 20 * time.Second, VisibilityTimeout: 60 * time.Second, MaxAttempts: 8,
 		BackoffInitial: 200 * time.Millisecond, BackoffMax: 30 * time.Second, QuotaDelay: 15 * time.Minute,
 		ShutdownTimeout: 25 * time.Second, SendTimeout: 30 * time.Second, MaxReceiveCount: 20,
+		HTTPAddr: ":9090", LogFormat: "json", LogLevel: "info",
 	}
 	if c.AllowedIdentities != nil {
 		t.Errorf("AllowedIdentities = %v, want none", c.AllowedIdentities)
@@ -28,8 +29,22 @@ func TestLoadDefaults(t *testing.T) {
 	if c.QueueURL != want.QueueURL || c.Concurrency != want.Concurrency || c.BatchSize != want.BatchSize || c.WaitTime != want.WaitTime ||
 		c.VisibilityTimeout != want.VisibilityTimeout || c.MaxAttempts != want.MaxAttempts || c.BackoffInitial != want.BackoffInitial ||
 		c.BackoffMax != want.BackoffMax || c.QuotaDelay != want.QuotaDelay || c.ShutdownTimeout != want.ShutdownTimeout ||
-		c.SendTimeout != want.SendTimeout || c.MaxReceiveCount != want.MaxReceiveCount || c.DLQURL != want.DLQURL {
+		c.SendTimeout != want.SendTimeout || c.MaxReceiveCount != want.MaxReceiveCount || c.DLQURL != want.DLQURL ||
+		c.HTTPAddr != want.HTTPAddr || c.LogFormat != want.LogFormat || c.LogLevel != want.LogLevel {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestEmptyMeansDefaultButTurnsHTTPOff(t *testing.T) {
+	t.Setenv("SESQ_QUEUE_URL", "http://localhost:4566/000000000000/q")
+	t.Setenv("SESQ_CONCURRENCY", "")
+	t.Setenv("SESQ_HTTP_ADDR", "")
+	c, err := config.Load(config.ForEnqueue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Concurrency != 32 || c.HTTPAddr != "" {
+		t.Errorf("concurrency %d, http addr %q; want the default and off", c.Concurrency, c.HTTPAddr)
 	}
 }
 
@@ -64,6 +79,9 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"SESQ_BACKOFF_INITIAL": "1s", "SESQ_BACKOFF_MAX": "500ms"}, config.ForQueues, []string{"SESQ_BACKOFF_MAX"}},
 		{map[string]string{"SESQ_MAX_ATTEMPTS": "30"}, config.ForQueues, []string{"SESQ_QUEUES_MAX_RECEIVE_COUNT: must exceed SESQ_MAX_ATTEMPTS"}},
 		{map[string]string{"SESQ_QUEUE_URL": "http://h/q", "SESQ_DLQ_URL": "http://h/q"}, config.ForRun, []string{"SESQ_DLQ_URL: must differ"}},
+		{map[string]string{"SESQ_LOG_FORMAT": "xml", "SESQ_LOG_LEVEL": "loud", "SESQ_HTTP_ADDR": "9090"}, config.ForQueues,
+			[]string{"SESQ_LOG_FORMAT", "SESQ_LOG_LEVEL", "SESQ_HTTP_ADDR"}},
+		{map[string]string{}, config.ForDLQ, []string{"SESQ_DLQ_URL: required"}},
 	}
 	for _, c := range cases {
 		for k, v := range c.env {

@@ -34,9 +34,10 @@ const identity = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
 
 func main() {
 	bin := flag.String("sesq", "bin/sesq", "the sesq binary")
-	keep := flag.Bool("keep", false, "keep the stack running until Ctrl-C (to look at the web viewer)")
+	keep := flag.Bool("keep", false, "keep the stack running until Ctrl-C, with its settings in .demo.env")
+	httpAddr := flag.String("http", "127.0.0.1:9090", "the worker's SESQ_HTTP_ADDR")
 	flag.Parse()
-	if err := run(*bin, *keep); err != nil {
+	if err := run(*bin, *keep, *httpAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -44,7 +45,7 @@ func main() {
 
 func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
 
-func run(bin string, keep bool) error {
+func run(bin string, keep bool, httpAddr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	dir, err := emulator.Dir()
@@ -65,9 +66,11 @@ func run(bin string, keep bool) error {
 	defer sesLocal.Stop()
 	fmt.Printf("    SQS: %s   SES: %s (mail viewer: %s, JSON: %s/store)\n", fauxqs.URL, sesLocal.URL, sesLocal.URL, sesLocal.URL)
 
-	env := append(os.Environ(),
+	stackEnv := []string{
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL_SQS="+fauxqs.URL, "AWS_ENDPOINT_URL_SES="+sesLocal.URL)
+		"AWS_ENDPOINT_URL_SQS=" + fauxqs.URL, "AWS_ENDPOINT_URL_SES=" + sesLocal.URL,
+	}
+	env := append(os.Environ(), stackEnv...)
 
 	step("sesq queues create demo")
 	out, err := sesqCmd(bin, env, "", "queues", "create", "demo").Output()
@@ -80,8 +83,9 @@ func run(bin string, keep bool) error {
 		k, v, _ := strings.Cut(l, "=")
 		vars[k] = v
 		env = append(env, l)
+		stackEnv = append(stackEnv, l)
 	}
-	env = append(env, "SESQ_WAIT_TIME=2s", "SESQ_ALLOWED_IDENTITIES=arn:aws:ses:*:123456789012:identity/example.com")
+	env = append(env, "SESQ_WAIT_TIME=2s", "SESQ_ALLOWED_IDENTITIES=arn:aws:ses:*:123456789012:identity/example.com", "SESQ_HTTP_ADDR="+httpAddr)
 
 	step("sesq run   (SESQ_ALLOWED_IDENTITIES=arn:aws:ses:*:123456789012:identity/example.com; logs in JSON below)")
 	worker := sesqCmd(bin, env, "", "run")
@@ -118,8 +122,14 @@ func run(bin string, keep bool) error {
 	store := func() []storedMail { return readStore(sesLocal.URL) }
 	deadline := time.Now().Add(30 * time.Second)
 	var dead []deadLetter
+	seen := map[string]bool{}
 	for {
-		dead = append(dead, receiveDead(ctx, client, vars["SESQ_DLQ_URL"])...)
+		for _, d := range receiveDead(ctx, client, vars["SESQ_DLQ_URL"]) {
+			if !seen[d.id] {
+				seen[d.id] = true
+				dead = append(dead, d)
+			}
+		}
 		if len(store())+len(dead) >= len(envelopes) || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
@@ -145,9 +155,24 @@ func run(bin string, keep bool) error {
 		fmt.Printf("    %-22s %s\n", e.id, where)
 	}
 
+	step("sesq dlq inspect")
+	insp := sesqCmd(bin, env, "", "dlq", "inspect")
+	insp.Stdout, insp.Stderr = os.Stdout, os.Stderr
+	if err := insp.Run(); err != nil {
+		return fmt.Errorf("dlq inspect: %w", err)
+	}
+
 	if keep {
-		step("the stack keeps running: mail viewer at %s; Ctrl-C stops it", sesLocal.URL)
+		var b strings.Builder
+		for _, kv := range stackEnv {
+			fmt.Fprintf(&b, "export %s\n", kv)
+		}
+		if err := os.WriteFile(".demo.env", []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+		step("the stack keeps running (Ctrl-C stops it). In another terminal:\n\n    source .demo.env\n    bin/sesq dlq inspect\n\n    mail viewer: %s   worker: http://%s/metrics", sesLocal.URL, httpAddr)
 		<-ctx.Done()
+		os.Remove(".demo.env")
 	}
 	step("stopping: SIGTERM to sesq run, then the emulators")
 	if err := stopWorker(); err != nil {
@@ -223,24 +248,26 @@ func readStore(url string) []storedMail {
 }
 
 type deadLetter struct {
+	id    string
 	body  string
 	attrs map[string]string
 }
 
-// receiveDead reads the dead-letter queue (messages stay, invisible for a
-// while, so each is shown once).
+// receiveDead reads the dead-letter queue and makes what it read visible
+// again at once, so that `sesq dlq inspect` sees it afterwards.
 func receiveDead(ctx context.Context, c *sqs.Client, url string) []deadLetter {
-	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 300, MessageAttributeNames: []string{"All"}})
+	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageAttributeNames: []string{"All"}})
 	if err != nil {
 		return nil
 	}
 	var ds []deadLetter
 	for _, m := range out.Messages {
-		d := deadLetter{body: aws.ToString(m.Body), attrs: map[string]string{}}
+		d := deadLetter{id: aws.ToString(m.MessageId), body: aws.ToString(m.Body), attrs: map[string]string{}}
 		for k, v := range m.MessageAttributes {
 			d.attrs[k] = aws.ToString(v.StringValue)
 		}
 		ds = append(ds, d)
+		c.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
 	}
 	return ds
 }
