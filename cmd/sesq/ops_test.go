@@ -92,14 +92,14 @@ func TestMetricsHealthAndLogsOfAMixedRun(t *testing.T) {
 		`sesq_messages_total{action="SendEmail",outcome="sent",region="ap-southeast-2"}`:      1,
 		`sesq_messages_total{action="SendEmail",outcome="authorization",region="eu-west-1"}`:  2,
 		`sesq_messages_total{action="unknown",outcome="invalid",region="unknown"}`:            2,
-		`sesq_dead_letters_total{reason="authorization"}`:                                    2,
-		`sesq_dead_letters_total{reason="invalid"}`:                                          2,
-		`sesq_ses_throttles_total{region="ap-southeast-2"}`:                                  2,
+		`sesq_dead_letters_total{reason="authorization"}`:                                     2,
+		`sesq_dead_letters_total{reason="invalid"}`:                                           2,
+		`sesq_ses_throttles_total{region="ap-southeast-2"}`:                                   2,
 		`sesq_ses_request_duration_seconds_count{action="SendEmail",region="ap-southeast-2"}`: 3,
 		`sesq_ses_request_duration_seconds_count{action="SendEmail",region="us-east-1"}`:      4,
-		`sesq_queue_lag_seconds_count`:                                                       5,
-		`sesq_messages_in_flight`:                                                            0,
-		`sesq_sqs_requests_total{action="SendMessage"}`:                                      4,
+		`sesq_queue_lag_seconds_count`:                                                        5,
+		`sesq_messages_in_flight`:                                                             0,
+		`sesq_sqs_requests_total{action="SendMessage"}`:                                       4,
 	}
 	for k, v := range want {
 		if m[k] != v {
