@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -165,6 +166,30 @@ func (c Config) Validate(purpose Purpose) error {
 		return errors.New(strings.Join(probs, "; "))
 	}
 	return nil
+}
+
+// Variables lists the name of every variable Config reads, SESQ_ prefix
+// included, in field order.
+func Variables() []string {
+	t := reflect.TypeOf(Config{})
+	out := make([]string, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		if k := t.Field(i).Tag.Get("envconfig"); k != "" {
+			out = append(out, Prefix+"_"+k)
+		}
+	}
+	return out
+}
+
+// RequiredForRun lists the variables `sesq run` cannot do without.
+func RequiredForRun() []string {
+	return []string{Prefix + "_QUEUE_URL", Prefix + "_DLQ_URL"}
+}
+
+// OnlyForQueuesCreate lists variables that only `sesq queues create` reads:
+// a deployment of the worker has no use for them.
+func OnlyForQueuesCreate() []string {
+	return []string{Prefix + "_QUEUES_MAX_RECEIVE_COUNT"}
 }
 
 // Logger builds the logger the configuration asks for, writing to w.

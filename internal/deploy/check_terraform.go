@@ -1,0 +1,294 @@
+package deploy
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// The task role's permissions, exactly: (action, resource reference) pairs.
+var wantTaskPermissions = []string{
+	"sqs:ReceiveMessage on aws_sqs_queue.source.arn",
+	"sqs:DeleteMessage on aws_sqs_queue.source.arn",
+	"sqs:ChangeMessageVisibility on aws_sqs_queue.source.arn",
+	"sqs:GetQueueAttributes on aws_sqs_queue.source.arn",
+	"sqs:SendMessage on aws_sqs_queue.source.arn", // quota deferral and shutdown hand-back re-enqueue
+	"sqs:SendMessage on aws_sqs_queue.dlq.arn",
+	"ses:SendEmail on var.identity_arns",
+	"ses:SendRawEmail on var.identity_arns",
+	"ses:SendTemplatedEmail on var.identity_arns",
+}
+
+// CheckModule lists what is wrong with the wiring of the sesq Terraform
+// module: queues and redrive, IAM, the container's environment against
+// sesq's configuration (configVars: every SESQ_ variable it reads; required:
+// the ones run needs; skip: the ones a worker deployment has no use for),
+// autoscaling and alarms.
+func CheckModule(files map[string]string, configVars, required, skip []string) []string {
+	m, err := ParseModule(files)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var probs []string
+	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
+
+	// Queues.
+	src, dlq := m.Block("resource", "aws_sqs_queue", "source"), m.Block("resource", "aws_sqs_queue", "dlq")
+	if src == nil || dlq == nil {
+		return append(probs, `want resources aws_sqs_queue "source" and "dlq"`)
+	}
+	redrive := objectItems(attr(src, "redrive_policy"))
+	if !refersTo(redrive["deadLetterTargetArn"], "aws_sqs_queue.dlq.arn") {
+		bad("the source queue's redrive target is not aws_sqs_queue.dlq.arn")
+	}
+	if !refersTo(redrive["maxReceiveCount"], "var.max_receive_count") {
+		bad("the source queue's maxReceiveCount is not var.max_receive_count")
+	}
+	mrc, ok1 := m.number(attr(m.Block("variable", "max_receive_count"), "default"))
+	att, ok2 := m.number(attr(m.Block("variable", "max_attempts"), "default"))
+	if !ok1 || !ok2 || mrc <= att {
+		bad("the default max_receive_count (%v) must exceed the default max_attempts (%v)", mrc, att)
+	}
+	guarded := false
+	if lc := child(src, "lifecycle"); lc != nil {
+		for _, pc := range children(lc, "precondition") {
+			c := attr(pc, "condition")
+			if b, ok := c.(*hclsyntax.BinaryOpExpr); ok && b.Op == hclsyntax.OpGreaterThan &&
+				refersTo(b.LHS, "var.max_receive_count") && refersTo(b.RHS, "var.max_attempts") {
+				guarded = true
+			}
+		}
+	}
+	if !guarded {
+		bad("no precondition on the source queue that max_receive_count > max_attempts")
+	}
+	for name, q := range map[string]*hclsyntax.Block{"source": src, "dlq": dlq} {
+		if !literalBool(attr(q, "sqs_managed_sse_enabled")) && attr(q, "kms_master_key_id") == nil {
+			bad("queue %s has no server-side encryption", name)
+		}
+	}
+	if !refersTo(attr(src, "visibility_timeout_seconds"), "var.visibility_timeout_seconds") {
+		bad("the source queue's visibility timeout is not var.visibility_timeout_seconds")
+	}
+	if ret, ok := m.number(attr(dlq, "message_retention_seconds")); !ok || ret != 14*24*3600 {
+		bad("the dead-letter queue's retention is %v s, want 14 days", ret)
+	}
+	allow := m.Blocks("resource", "aws_sqs_queue_redrive_allow_policy")
+	if len(allow) != 1 || !refersTo(attr(allow[0], "queue_url"), "aws_sqs_queue.dlq.id") ||
+		!refersTo(attr(allow[0], "redrive_allow_policy"), "aws_sqs_queue.source.arn") {
+		bad("want one aws_sqs_queue_redrive_allow_policy on the dead-letter queue naming the source queue")
+	}
+
+	// IAM.
+	doc := m.Block("data", "aws_iam_policy_document", "task")
+	var got []string
+	if doc == nil {
+		bad(`want data aws_iam_policy_document "task"`)
+	} else {
+		for _, st := range children(doc, "statement") {
+			if e := attr(st, "effect"); e != nil && literalString(e) != "Allow" {
+				bad("the task policy has a statement with effect %q", literalString(e))
+			}
+			actions, ok := literalStrings(attr(st, "actions"))
+			if !ok {
+				bad("a task policy statement's actions are not a literal list")
+				continue
+			}
+			res := attr(st, "resources")
+			if lits, ok := literalStrings(res); ok && len(lits) > 0 {
+				bad("a task policy statement names literal resources %q (a wildcard or a hard-coded ARN)", lits)
+				continue
+			}
+			rs := refs(res)
+			if len(rs) == 0 {
+				bad("a task policy statement has no resources")
+			}
+			for _, a := range actions {
+				for _, r := range rs {
+					got = append(got, a+" on "+r)
+				}
+			}
+		}
+	}
+	sort.Strings(got)
+	want := slices.Clone(wantTaskPermissions)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		bad("the task role's permissions are\n    %s\n  want exactly\n    %s", strings.Join(got, "\n    "), strings.Join(want, "\n    "))
+	}
+	rolePolicies := m.Blocks("resource", "aws_iam_role_policy")
+	for _, rp := range rolePolicies {
+		if refersTo(attr(rp, "role"), "aws_iam_role.task.id") && !refersTo(attr(rp, "policy"), "data.aws_iam_policy_document.task.json") {
+			bad("the task role has a policy other than aws_iam_policy_document.task")
+		}
+	}
+	for _, pa := range m.Blocks("resource", "aws_iam_role_policy_attachment") {
+		if refersTo(attr(pa, "role"), "aws_iam_role.task.name") {
+			bad("a managed policy is attached to the task role")
+		}
+	}
+	prod := m.Block("data", "aws_iam_policy_document", "producer")
+	if prod == nil || m.Block("output", "producer_policy_arn") == nil {
+		bad("want a producer policy document and a producer_policy_arn output")
+	} else {
+		for _, st := range children(prod, "statement") {
+			actions, _ := literalStrings(attr(st, "actions"))
+			if !slices.Contains(actions, "sqs:SendMessage") || !refersTo(attr(st, "resources"), "aws_sqs_queue.source.arn") {
+				bad("the producer policy does not grant sqs:SendMessage on the source queue")
+			}
+		}
+	}
+
+	// The service: the container gets every SESQ_ setting, and only real ones.
+	env := objectItems(m.Local("environment"))
+	if env == nil {
+		bad("want a local environment: an object of the container's variables")
+	}
+	for k := range env {
+		if strings.HasPrefix(k, "SESQ_") && !slices.Contains(configVars, k) {
+			bad("the container gets %s, which sesq does not read", k)
+		}
+	}
+	for _, v := range configVars {
+		if _, ok := env[v]; !ok && !slices.Contains(skip, v) {
+			bad("the container does not get %s", v)
+		}
+	}
+	for _, v := range required {
+		if e, ok := env[v]; ok && len(refs(e)) == 0 {
+			if literalString(e) == "" {
+				bad("%s is set empty", v)
+			}
+		}
+	}
+	if !refersTo(env["SESQ_QUEUE_URL"], "aws_sqs_queue.source.url") || !refersTo(env["SESQ_DLQ_URL"], "aws_sqs_queue.dlq.url") {
+		bad("SESQ_QUEUE_URL and SESQ_DLQ_URL must be the module's queues")
+	}
+	if !refersTo(env["SESQ_VISIBILITY_TIMEOUT"], "var.visibility_timeout_seconds") {
+		bad("SESQ_VISIBILITY_TIMEOUT is not the queue's visibility timeout")
+	}
+	td := m.Block("resource", "aws_ecs_task_definition", "sesq")
+	cd := attr(td, "container_definitions")
+	if td == nil || cd == nil {
+		bad(`want resource aws_ecs_task_definition "sesq" with container_definitions`)
+	} else {
+		if !refersTo(cd, "local.environment") {
+			bad("the container definition does not pass local.environment")
+		}
+		if !refersTo(cd, "local.stop_timeout") {
+			bad("the container definition sets no stopTimeout from local.stop_timeout")
+		}
+		stop, ok := m.number(m.Local("stop_timeout"))
+		shut, ok2 := m.number(attr(m.Block("variable", "shutdown_timeout_seconds"), "default"))
+		if !ok || !ok2 || stop <= shut || stop > 120 {
+			bad("stopTimeout %v s must exceed SESQ_SHUTDOWN_TIMEOUT %v s (and Fargate allows 120 at most)", stop, shut)
+		}
+		if literalString(attr(td, "network_mode")) != "awsvpc" {
+			bad("the task's network mode is not awsvpc")
+		}
+		if !strings.Contains(exprText(files, cd), `"awslogs"`) {
+			bad("the container does not log with awslogs")
+		}
+	}
+
+	// Autoscaling: on the service, from the queue.
+	tgt := m.Block("resource", "aws_appautoscaling_target", "sesq")
+	pol := m.Blocks("resource", "aws_appautoscaling_policy")
+	if tgt == nil || len(pol) != 1 {
+		bad("want one aws_appautoscaling_target \"sesq\" and one policy")
+	} else {
+		if !refersTo(attr(tgt, "resource_id"), "aws_ecs_service.sesq.name") {
+			bad("autoscaling does not target the ECS service")
+		}
+		if !refersTo(attr(pol[0], "resource_id"), "aws_appautoscaling_target.sesq.resource_id") {
+			bad("the scaling policy is not on the scaling target")
+		}
+		if c := child(pol[0], "target_tracking_scaling_policy_configuration"); c == nil || !refersTo(attr(c, "target_value"), "var.backlog_per_task_target") {
+			bad("the scaling policy does not track var.backlog_per_task_target")
+		}
+		queueMetric, taskMetric, expr := false, false, false
+		if spec := child(child(pol[0], "target_tracking_scaling_policy_configuration"), "customized_metric_specification"); spec != nil {
+			for _, mb := range children(spec, "metrics") {
+				if e := attr(mb, "expression"); e != nil && literalBool(attr(mb, "return_data")) {
+					t := exprText(files, e)
+					expr = strings.Contains(t, "visible") && strings.Contains(t, "tasks")
+				}
+				metric := child(child(mb, "metric_stat"), "metric")
+				if metric == nil {
+					continue
+				}
+				dims := map[string]hclsyntax.Expression{}
+				for _, d := range children(metric, "dimensions") {
+					dims[literalString(attr(d, "name"))] = attr(d, "value")
+				}
+				switch literalString(attr(metric, "metric_name")) {
+				case "ApproximateNumberOfMessagesVisible":
+					queueMetric = refersTo(dims["QueueName"], "aws_sqs_queue.source.name")
+				case "RunningTaskCount":
+					taskMetric = refersTo(dims["ServiceName"], "aws_ecs_service.sesq.name")
+				}
+			}
+		}
+		if !queueMetric {
+			bad("the scaling metric does not read ApproximateNumberOfMessagesVisible of aws_sqs_queue.source.name")
+		}
+		if !taskMetric {
+			bad("the scaling metric does not read RunningTaskCount of aws_ecs_service.sesq.name")
+		}
+		if !expr {
+			bad("the scaling metric returns no expression of visible messages over tasks")
+		}
+	}
+
+	// Alarms.
+	var dlqAlarm, ageAlarm bool
+	for _, a := range m.Blocks("resource", "aws_cloudwatch_metric_alarm") {
+		dims := objectItems(attr(a, "dimensions"))
+		metric := literalString(attr(a, "metric_name"))
+		toTopic := refersTo(attr(a, "alarm_actions"), "var.alarm_topic_arn")
+		switch {
+		case metric == "ApproximateNumberOfMessagesVisible" && refersTo(dims["QueueName"], "aws_sqs_queue.dlq.name") && toTopic:
+			dlqAlarm = true
+		case metric == "ApproximateAgeOfOldestMessage" && refersTo(dims["QueueName"], "aws_sqs_queue.source.name") && toTopic:
+			ageAlarm = true
+		}
+	}
+	if !dlqAlarm {
+		bad("no alarm on messages in the dead-letter queue to var.alarm_topic_arn")
+	}
+	if !ageAlarm {
+		bad("no alarm on the age of the oldest message of the source queue to var.alarm_topic_arn")
+	}
+	return probs
+}
+
+// literalString evaluates a literal string expression ("" otherwise).
+func literalString(e hclsyntax.Expression) string {
+	if e == nil {
+		return ""
+	}
+	v, diags := e.Value(nil)
+	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+		return ""
+	}
+	return v.AsString()
+}
+
+// literalBool evaluates a literal bool expression (false otherwise).
+func literalBool(e hclsyntax.Expression) bool {
+	if e == nil {
+		return false
+	}
+	v, diags := e.Value(nil)
+	return !diags.HasErrors() && v.IsKnown() && !v.IsNull() && v.Type() == cty.Bool && v.True()
+}
+
+// exprText is the source text of an expression.
+func exprText(files map[string]string, e hclsyntax.Expression) string {
+	r := e.Range()
+	return files[r.Filename][r.Start.Byte:r.End.Byte]
+}

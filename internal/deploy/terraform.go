@@ -1,0 +1,237 @@
+package deploy
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// Module is a Terraform module's top-level blocks, parsed with HCL.
+type Module struct {
+	blocks []*hclsyntax.Block
+}
+
+// ReadModule reads every .tf file of dir.
+func ReadModule(dir string) (map[string]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no .tf files in %s", dir)
+	}
+	src := map[string]string{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		src[filepath.Base(f)] = string(b)
+	}
+	return src, nil
+}
+
+// ParseModule parses the files of one module.
+func ParseModule(files map[string]string) (*Module, error) {
+	m := &Module{}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		f, diags := hclsyntax.ParseConfig([]byte(files[n]), n, hcl.InitialPos)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("%s: %s", n, diags.Error())
+		}
+		m.blocks = append(m.blocks, f.Body.(*hclsyntax.Body).Blocks...)
+	}
+	return m, nil
+}
+
+// Block finds a top-level block by type and labels (resource "T" "N").
+func (m *Module) Block(typ string, labels ...string) *hclsyntax.Block {
+	for _, b := range m.blocks {
+		if b.Type == typ && strings.Join(b.Labels, ".") == strings.Join(labels, ".") {
+			return b
+		}
+	}
+	return nil
+}
+
+// Blocks finds the top-level blocks of a type whose first label is kind.
+func (m *Module) Blocks(typ, kind string) []*hclsyntax.Block {
+	var out []*hclsyntax.Block
+	for _, b := range m.blocks {
+		if b.Type == typ && len(b.Labels) > 0 && b.Labels[0] == kind {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Local finds a local value's expression.
+func (m *Module) Local(name string) hclsyntax.Expression {
+	for _, b := range m.blocks {
+		if b.Type == "locals" {
+			if a, ok := b.Body.Attributes[name]; ok {
+				return a.Expr
+			}
+		}
+	}
+	return nil
+}
+
+// attr returns an attribute of a block, or of the nested block path.
+func attr(b *hclsyntax.Block, path ...string) hclsyntax.Expression {
+	if b == nil {
+		return nil
+	}
+	for _, p := range path[:len(path)-1] {
+		b = child(b, p)
+		if b == nil {
+			return nil
+		}
+	}
+	if a, ok := b.Body.Attributes[path[len(path)-1]]; ok {
+		return a.Expr
+	}
+	return nil
+}
+
+func child(b *hclsyntax.Block, typ string) *hclsyntax.Block {
+	if b == nil {
+		return nil
+	}
+	for _, c := range b.Body.Blocks {
+		if c.Type == typ {
+			return c
+		}
+	}
+	return nil
+}
+
+func children(b *hclsyntax.Block, typ string) []*hclsyntax.Block {
+	if b == nil {
+		return nil
+	}
+	var out []*hclsyntax.Block
+	for _, c := range b.Body.Blocks {
+		if c.Type == typ {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// refs renders the references an expression makes, e.g. aws_sqs_queue.dlq.arn.
+func refs(e hclsyntax.Expression) []string {
+	if e == nil {
+		return nil
+	}
+	var out []string
+	for _, t := range e.Variables() {
+		var parts []string
+		for _, s := range t {
+			switch s := s.(type) {
+			case hcl.TraverseRoot:
+				parts = append(parts, s.Name)
+			case hcl.TraverseAttr:
+				parts = append(parts, s.Name)
+			}
+		}
+		out = append(out, strings.Join(parts, "."))
+	}
+	return out
+}
+
+// refersTo tells whether e is (or mentions) the reference want.
+func refersTo(e hclsyntax.Expression, want string) bool {
+	for _, r := range refs(e) {
+		if r == want {
+			return true
+		}
+	}
+	return false
+}
+
+// objectItems maps the keys of an object constructor (possibly inside
+// jsonencode(...)) to their expressions.
+func objectItems(e hclsyntax.Expression) map[string]hclsyntax.Expression {
+	if f, ok := e.(*hclsyntax.FunctionCallExpr); ok && len(f.Args) == 1 {
+		e = f.Args[0]
+	}
+	o, ok := e.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return nil
+	}
+	out := map[string]hclsyntax.Expression{}
+	for _, it := range o.Items {
+		k, diags := it.KeyExpr.Value(nil)
+		if diags.HasErrors() || k.Type() != cty.String {
+			if kw := hcl.ExprAsKeyword(it.KeyExpr); kw != "" {
+				out[kw] = it.ValueExpr
+			}
+			continue
+		}
+		out[k.AsString()] = it.ValueExpr
+	}
+	return out
+}
+
+// literalStrings evaluates a literal list of strings.
+func literalStrings(e hclsyntax.Expression) ([]string, bool) {
+	if e == nil {
+		return nil, false
+	}
+	v, diags := e.Value(nil)
+	if diags.HasErrors() || !(v.Type().IsTupleType() || v.Type().IsListType()) {
+		return nil, false
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, el := it.Element()
+		if el.Type() != cty.String {
+			return nil, false
+		}
+		out = append(out, el.AsString())
+	}
+	return out, true
+}
+
+// evalContext holds the variables' defaults and the functions the module's
+// arithmetic uses.
+func (m *Module) evalContext() *hcl.EvalContext {
+	vars := map[string]cty.Value{}
+	for _, b := range m.blocks {
+		if b.Type == "variable" && len(b.Labels) == 1 {
+			if d := attr(b, "default"); d != nil {
+				if val, diags := d.Value(nil); !diags.HasErrors() {
+					vars[b.Labels[0]] = val
+				}
+			}
+		}
+	}
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
+		Functions: map[string]function.Function{"min": stdlib.MinFunc, "max": stdlib.MaxFunc},
+	}
+}
+
+// number evaluates e with the variables' defaults.
+func (m *Module) number(e hclsyntax.Expression) (float64, bool) {
+	if e == nil {
+		return 0, false
+	}
+	v, diags := e.Value(m.evalContext())
+	if diags.HasErrors() || v.Type() != cty.Number {
+		return 0, false
+	}
+	f, _ := v.AsBigFloat().Float64()
+	return f, true
+}

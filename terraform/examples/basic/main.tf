@@ -1,0 +1,84 @@
+# A sesq fleet in one account: queues, roles, an autoscaled Fargate service
+# and alarms. Needs an ECS cluster with Container Insights, subnets that reach
+# SQS and SES, an SNS topic for alarms, and the identities' ARNs (each owner
+# authorizes the output task_role_arn, see ../identity-owner).
+#
+#   tofu init && tofu apply -var-file=my.tfvars     (or terraform)
+
+terraform {
+  required_version = ">= 1.6.0"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.30, < 7.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+}
+
+variable "region" {
+  description = "Region of the queues and the service (identities may be in any region)."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "image" {
+  description = "The sesq image, e.g. 111122223333.dkr.ecr.us-east-1.amazonaws.com/sesq@sha256:..."
+  type        = string
+}
+
+variable "cluster_arn" {
+  type = string
+}
+
+variable "subnet_ids" {
+  type = list(string)
+}
+
+variable "security_group_ids" {
+  type = list(string)
+}
+
+variable "alarm_topic_arn" {
+  type = string
+}
+
+variable "identity_arns" {
+  type = list(string)
+}
+
+module "sesq" {
+  source = "../../modules/sesq"
+
+  name               = "sesq"
+  image              = var.image
+  cluster_arn        = var.cluster_arn
+  subnet_ids         = var.subnet_ids
+  security_group_ids = var.security_group_ids
+  alarm_topic_arn    = var.alarm_topic_arn
+  identity_arns      = var.identity_arns
+
+  concurrency             = 32
+  min_capacity            = 1
+  max_capacity            = 10
+  backlog_per_task_target = 1000
+}
+
+output "queue_url" {
+  value = module.sesq.queue_url
+}
+
+output "dlq_url" {
+  value = module.sesq.dlq_url
+}
+
+output "task_role_arn" {
+  value = module.sesq.task_role_arn
+}
+
+output "producer_policy_arn" {
+  value = module.sesq.producer_policy_arn
+}

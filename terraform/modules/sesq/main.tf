@@ -1,0 +1,227 @@
+data "aws_region" "current" {}
+
+locals {
+  cluster_name = element(split("/", var.cluster_arn), 1)
+  allowed      = length(var.allowed_identities) > 0 ? var.allowed_identities : var.identity_arns
+  # Fargate allows at most 120 s between SIGTERM and SIGKILL.
+  stop_timeout = min(var.shutdown_timeout_seconds + var.wait_time_seconds + 5, 120)
+
+  # Every SESQ_* setting the worker reads (internal/config), handed to the container.
+  environment = {
+    AWS_REGION               = data.aws_region.current.name
+    SESQ_QUEUE_URL           = aws_sqs_queue.source.url
+    SESQ_DLQ_URL             = aws_sqs_queue.dlq.url
+    SESQ_CONCURRENCY         = tostring(var.concurrency)
+    SESQ_BATCH_SIZE          = tostring(var.batch_size)
+    SESQ_WAIT_TIME           = "${var.wait_time_seconds}s"
+    SESQ_VISIBILITY_TIMEOUT  = "${var.visibility_timeout_seconds}s"
+    SESQ_MAX_ATTEMPTS        = tostring(var.max_attempts)
+    SESQ_BACKOFF_INITIAL     = var.backoff_initial
+    SESQ_BACKOFF_MAX         = var.backoff_max
+    SESQ_QUOTA_DELAY         = var.quota_delay
+    SESQ_ALLOWED_IDENTITIES  = join(",", local.allowed)
+    SESQ_SHUTDOWN_TIMEOUT    = "${var.shutdown_timeout_seconds}s"
+    SESQ_SEND_TIMEOUT        = var.send_timeout
+    SESQ_HTTP_ADDR           = ":${var.http_port}"
+    SESQ_LOG_LEVEL           = var.log_level
+    SESQ_LOG_FORMAT          = var.log_format
+  }
+}
+
+# Queues. The worker routes classified failures to the dead-letter queue
+# itself; SQS's redrive (maxReceiveCount above the worker's attempts) is the
+# safety net for messages no worker could handle at all.
+
+resource "aws_sqs_queue" "dlq" {
+  name                      = "${var.name}-dlq"
+  message_retention_seconds = 14 * 24 * 3600
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_sqs_queue" "source" {
+  name                       = var.name
+  visibility_timeout_seconds = var.visibility_timeout_seconds
+  receive_wait_time_seconds  = var.wait_time_seconds
+  message_retention_seconds  = 4 * 24 * 3600
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+
+  lifecycle {
+    precondition {
+      condition     = var.max_receive_count > var.max_attempts
+      error_message = "max_receive_count must exceed max_attempts: the worker's own dead-letter routing comes first."
+    }
+  }
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.source.arn]
+  })
+}
+
+# IAM. The task role may consume the source queue, re-enqueue on it (quota
+# deferrals and shutdown hand-backs carry their attempt count in a new
+# message), write the dead-letter queue, and send as a delegate for the given
+# identities: nothing else, and no wildcard resource.
+
+data "aws_iam_policy_document" "assume_ecs_tasks" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "task" {
+  statement {
+    sid       = "ConsumeSourceQueue"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.source.arn]
+  }
+  statement {
+    sid       = "RequeueOnSourceQueue"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.source.arn]
+  }
+  statement {
+    sid       = "WriteDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq.arn]
+  }
+  statement {
+    sid       = "SendAsDelegate"
+    actions   = ["ses:SendEmail", "ses:SendRawEmail", "ses:SendTemplatedEmail"]
+    resources = var.identity_arns
+  }
+}
+
+resource "aws_iam_role" "task" {
+  name               = "${var.name}-task"
+  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "${var.name}-task"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task.json
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-execution"
+  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+# Producers attach this policy to enqueue envelopes.
+data "aws_iam_policy_document" "producer" {
+  statement {
+    sid       = "EnqueueEnvelopes"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueUrl"]
+    resources = [aws_sqs_queue.source.arn]
+  }
+}
+
+resource "aws_iam_policy" "producer" {
+  name   = "${var.name}-producer"
+  policy = data.aws_iam_policy_document.producer.json
+}
+
+# Operators attach this policy to inspect, replay and purge the dead-letter queue.
+data "aws_iam_policy_document" "operator" {
+  statement {
+    sid       = "ReadDeadLetters"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.dlq.arn]
+  }
+  statement {
+    sid       = "ReplayToSourceQueue"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.source.arn]
+  }
+}
+
+resource "aws_iam_policy" "operator" {
+  name   = "${var.name}-operator"
+  policy = data.aws_iam_policy_document.operator.json
+}
+
+# The service.
+
+resource "aws_cloudwatch_log_group" "sesq" {
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_ecs_task_definition" "sesq" {
+  family                   = var.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  task_role_arn            = aws_iam_role.task.arn
+  execution_role_arn       = aws_iam_role.execution.arn
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+  container_definitions = jsonencode([{
+    name         = "sesq"
+    image        = var.image
+    essential    = true
+    command      = ["run"]
+    stopTimeout  = local.stop_timeout
+    portMappings = [{ containerPort = var.http_port, protocol = "tcp" }]
+    environment  = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+    healthCheck = {
+      command     = ["CMD", "/sesq", "health", "127.0.0.1:${var.http_port}"]
+      interval    = 15
+      timeout     = 5
+      retries     = 3
+      startPeriod = 10
+    }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.sesq.name
+        awslogs-region        = data.aws_region.current.name
+        awslogs-stream-prefix = "sesq"
+      }
+    }
+    readonlyRootFilesystem = true
+    user                   = "65532:65532"
+  }])
+}
+
+resource "aws_ecs_service" "sesq" {
+  name            = var.name
+  cluster         = var.cluster_arn
+  task_definition = aws_ecs_task_definition.sesq.arn
+  launch_type     = "FARGATE"
+  desired_count   = var.min_capacity
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = var.security_group_ids
+    assign_public_ip = var.assign_public_ip
+  }
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+  lifecycle {
+    ignore_changes = [desired_count] # autoscaling owns it
+  }
+}
