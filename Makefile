@@ -6,9 +6,16 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 BUILD     = CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 FUZZTIME ?= 10s
 
+# OpenTofu, built from the Go module proxy (its go.mod has replace directives,
+# so `go install pkg@version` refuses it: it is built in its module cache
+# folder) into a cache outside the repository, so that it is built once.
+TOFU_VERSION ?= v1.12.6
+TOOLS_DIR    ?= $(HOME)/.cache/sesq-tools
+TOFU          = $(TOOLS_DIR)/tofu-$(TOFU_VERSION)
+
 EMULATORS = localstack/node_modules/.installed
 
-.PHONY: all build test vet fmt-check demo deps fuzz bench-go clean
+.PHONY: all build test vet fmt-check tf-fmt demo deps tools fuzz bench-go clean
 
 all: build
 
@@ -21,10 +28,21 @@ $(EMULATORS): localstack/package.json localstack/package-lock.json
 	$(NPM) ci --prefix localstack --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Everything: format, vet, and every test (unit, fuzz seeds, end to end against
-# the emulators, which the tests start themselves), with the race detector.
-test: deps fmt-check vet
-	$(GO) test -race -count=1 ./...
+# Everything: format (Go and Terraform), vet, and every test (unit, fuzz seeds,
+# end to end against the emulators, which the tests start themselves, and the
+# deployment checks), with the race detector.
+test: deps fmt-check tf-fmt vet
+	SESQ_TOFU=$(TOFU) $(GO) test -race -count=1 ./...
+
+tools: $(TOFU)
+$(TOFU):
+	@mkdir -p $(TOOLS_DIR)
+	@echo "building OpenTofu $(TOFU_VERSION) into $(TOOLS_DIR) (once; takes minutes)"
+	dir=$$($(GO) mod download -json github.com/opentofu/opentofu@$(TOFU_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$dir" && cd "$$dir" && GOFLAGS=-mod=mod $(GO) build -trimpath -o $@.tmp ./cmd/tofu && mv $@.tmp $@
+
+tf-fmt: $(TOFU)
+	TF_CLI_CONFIG_FILE=/dev/null $(TOFU) fmt -check -diff -recursive terraform
 
 vet:
 	$(GO) vet ./...

@@ -41,9 +41,9 @@ func TestTerraformCheckRefusesBrokenModules(t *testing.T) {
 		{"missing action", "main.tf", `["ses:SendEmail", "ses:SendRawEmail", "ses:SendTemplatedEmail"]
     resources = var.identity_arns`, `["ses:SendEmail", "ses:SendRawEmail"]
     resources = var.identity_arns`, "want exactly"},
-		{"unknown variable", "main.tf", "SESQ_LOG_FORMAT          = var.log_format", "SESQ_LOG_FORMATT         = var.log_format", "sesq does not read"},
-		{"variable not passed", "main.tf", "    SESQ_SEND_TIMEOUT        = var.send_timeout\n", "", "does not get SESQ_SEND_TIMEOUT"},
-		{"DLQ URL not the module's", "main.tf", "SESQ_DLQ_URL             = aws_sqs_queue.dlq.url", "SESQ_DLQ_URL             = aws_sqs_queue.source.url", "SESQ_DLQ_URL must be"},
+		{"unknown variable", "main.tf", "SESQ_LOG_FORMAT         = var.log_format", "SESQ_LOG_FORMATT        = var.log_format", "sesq does not read"},
+		{"variable not passed", "main.tf", "    SESQ_SEND_TIMEOUT       = var.send_timeout\n", "", "does not get SESQ_SEND_TIMEOUT"},
+		{"DLQ URL not the module's", "main.tf", "SESQ_DLQ_URL            = aws_sqs_queue.dlq.url", "SESQ_DLQ_URL            = aws_sqs_queue.source.url", "SESQ_DLQ_URL must be"},
 		{"stop timeout too short", "main.tf", "stop_timeout = min(var.shutdown_timeout_seconds + var.wait_time_seconds + 5, 120)", "stop_timeout = 10", "stopTimeout"},
 		{"scaling on another service", "autoscaling.tf", "resource_id        = \"service/${local.cluster_name}/${aws_ecs_service.sesq.name}\"", "resource_id        = \"service/${local.cluster_name}/other\"", "does not target the ECS service"},
 		{"scaling not from the queue", "autoscaling.tf", "value = aws_sqs_queue.source.name", "value = \"other-queue\"", "ApproximateNumberOfMessagesVisible of aws_sqs_queue.source.name"},

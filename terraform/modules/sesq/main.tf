@@ -8,23 +8,23 @@ locals {
 
   # Every SESQ_* setting the worker reads (internal/config), handed to the container.
   environment = {
-    AWS_REGION               = data.aws_region.current.name
-    SESQ_QUEUE_URL           = aws_sqs_queue.source.url
-    SESQ_DLQ_URL             = aws_sqs_queue.dlq.url
-    SESQ_CONCURRENCY         = tostring(var.concurrency)
-    SESQ_BATCH_SIZE          = tostring(var.batch_size)
-    SESQ_WAIT_TIME           = "${var.wait_time_seconds}s"
-    SESQ_VISIBILITY_TIMEOUT  = "${var.visibility_timeout_seconds}s"
-    SESQ_MAX_ATTEMPTS        = tostring(var.max_attempts)
-    SESQ_BACKOFF_INITIAL     = var.backoff_initial
-    SESQ_BACKOFF_MAX         = var.backoff_max
-    SESQ_QUOTA_DELAY         = var.quota_delay
-    SESQ_ALLOWED_IDENTITIES  = join(",", local.allowed)
-    SESQ_SHUTDOWN_TIMEOUT    = "${var.shutdown_timeout_seconds}s"
-    SESQ_SEND_TIMEOUT        = var.send_timeout
-    SESQ_HTTP_ADDR           = ":${var.http_port}"
-    SESQ_LOG_LEVEL           = var.log_level
-    SESQ_LOG_FORMAT          = var.log_format
+    AWS_REGION              = data.aws_region.current.name
+    SESQ_QUEUE_URL          = aws_sqs_queue.source.url
+    SESQ_DLQ_URL            = aws_sqs_queue.dlq.url
+    SESQ_CONCURRENCY        = tostring(var.concurrency)
+    SESQ_BATCH_SIZE         = tostring(var.batch_size)
+    SESQ_WAIT_TIME          = "${var.wait_time_seconds}s"
+    SESQ_VISIBILITY_TIMEOUT = "${var.visibility_timeout_seconds}s"
+    SESQ_MAX_ATTEMPTS       = tostring(var.max_attempts)
+    SESQ_BACKOFF_INITIAL    = var.backoff_initial
+    SESQ_BACKOFF_MAX        = var.backoff_max
+    SESQ_QUOTA_DELAY        = var.quota_delay
+    SESQ_ALLOWED_IDENTITIES = join(",", local.allowed)
+    SESQ_SHUTDOWN_TIMEOUT   = "${var.shutdown_timeout_seconds}s"
+    SESQ_SEND_TIMEOUT       = var.send_timeout
+    SESQ_HTTP_ADDR          = ":${var.http_port}"
+    SESQ_LOG_LEVEL          = var.log_level
+    SESQ_LOG_FORMAT         = var.log_format
   }
 }
 
