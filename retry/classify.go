@@ -6,8 +6,10 @@ package retry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"strings"
 	"syscall"
 
@@ -28,6 +30,10 @@ const (
 	// Quota: the daily quota is used up or sending is paused; tried again
 	// after the quota delay, without using up attempts. Never dead-lettered.
 	Quota
+	// Unavailable: the worker cannot send at all, whatever the message (its
+	// own credentials were refused). Messages are handed back without using
+	// up attempts and the worker pauses; never dead-lettered.
+	Unavailable
 	// Authorization: the identity owner's policy does not let us send.
 	Authorization
 	// Rejected: SES refused this message and will refuse it again.
@@ -42,7 +48,7 @@ const (
 	Exhausted
 )
 
-var classNames = [...]string{"sent", "retry", "quota", "authorization", "rejected", "invalid", "forbidden", "expired", "exhausted"}
+var classNames = [...]string{"sent", "retry", "quota", "unavailable", "authorization", "rejected", "invalid", "forbidden", "expired", "exhausted"}
 
 func (c Class) String() string {
 	if c < 0 || int(c) >= len(classNames) {
@@ -91,14 +97,16 @@ var codeClass = map[string]Class{
 	"InvalidRenderingParameter":              Rejected,
 	"MissingRenderingAttribute":              Rejected,
 	"ProductionAccessNotGranted":             Rejected,
-	// Our own credentials, not the message: retry, so that a credential
-	// rotation does not empty the queue into the dead-letter queue.
-	"InvalidClientTokenId":        Retry,
-	"UnrecognizedClientException": Retry,
-	"SignatureDoesNotMatch":       Retry,
-	"ExpiredToken":                Retry,
-	"ExpiredTokenException":       Retry,
-	"RequestExpired":              Retry,
+	// Our own credentials or clock, not the message: a credential rotation
+	// must not empty the queue into the dead-letter queue.
+	"InvalidClientTokenId":        Unavailable,
+	"UnrecognizedClientException": Unavailable,
+	"SignatureDoesNotMatch":       Unavailable,
+	"IncompleteSignature":         Unavailable,
+	"MissingAuthenticationToken":  Unavailable,
+	"ExpiredToken":                Unavailable,
+	"ExpiredTokenException":       Unavailable,
+	"RequestExpired":              Unavailable,
 }
 
 // Classify maps the error of an SES send (nil when it succeeded) to its
@@ -106,6 +114,10 @@ var codeClass = map[string]Class{
 func Classify(err error) Outcome {
 	if err == nil {
 		return Outcome{Class: Sent}
+	}
+	var reply *textproto.Error
+	if errors.As(err, &reply) {
+		return classifySMTP(reply, err)
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -148,6 +160,33 @@ func classOfAPI(code, msg string, status int) Class {
 		return Rejected
 	}
 	return Retry
+}
+
+// classifySMTP reads the SES SMTP interface's replies: 454 throttling (rate
+// or daily quota), other 4xx transient; 535/530 our credentials; 554 "Access
+// denied" authorization; other 5xx about the message, rejected.
+func classifySMTP(reply *textproto.Error, err error) Outcome {
+	o := Outcome{Code: fmt.Sprintf("SMTP%d", reply.Code), Message: reply.Msg, Err: err}
+	lower := strings.ToLower(reply.Msg)
+	switch {
+	case strings.Contains(lower, "daily message quota exceeded"):
+		o.Class, o.Code = Quota, "Throttling"
+	case strings.Contains(lower, "sending paused"):
+		o.Class = Quota
+	case reply.Code == 454 && strings.Contains(lower, "throttling"):
+		o.Class, o.Code = Retry, "Throttling"
+	case reply.Code == 535 || reply.Code == 530:
+		o.Class = Unavailable
+	case strings.Contains(lower, "access denied"), strings.Contains(lower, "not authorized to perform"):
+		o.Class = Authorization
+	case reply.Code >= 400 && reply.Code < 500:
+		o.Class = Retry
+	case reply.Code >= 500:
+		o.Class = Rejected
+	default:
+		o.Class = Retry
+	}
+	return o
 }
 
 func httpStatus(err error) int {

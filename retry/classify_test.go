@@ -3,7 +3,9 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/textproto"
 	"testing"
 	"time"
 
@@ -64,8 +66,9 @@ func TestClassifySESResponses(t *testing.T) {
 		{sestest.ServiceUnavailable, retry.Retry},
 		{sestest.InternalFailure, retry.Retry},
 		{sestest.Fault{Status: 502, Type: "Receiver", Code: "BadGateway", Message: "unknown 5xx"}, retry.Retry},
-		{sestest.Fault{Status: 403, Type: "Sender", Code: "SignatureDoesNotMatch", Message: "our credentials"}, retry.Retry},
-		{sestest.Fault{Status: 403, Type: "Sender", Code: "ExpiredToken", Message: "our credentials"}, retry.Retry},
+		{sestest.Fault{Status: 403, Type: "Sender", Code: "SignatureDoesNotMatch", Message: "our credentials"}, retry.Unavailable},
+		{sestest.Fault{Status: 403, Type: "Sender", Code: "ExpiredToken", Message: "our credentials"}, retry.Unavailable},
+		{sestest.Fault{Status: 403, Type: "Sender", Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid."}, retry.Unavailable},
 	}
 	c := sesClient(srv.URL)
 	for _, tc := range cases {
@@ -129,7 +132,7 @@ func TestClassifyTransportErrors(t *testing.T) {
 
 func TestClassWords(t *testing.T) {
 	want := map[retry.Class]string{
-		retry.Sent: "sent", retry.Retry: "retry", retry.Quota: "quota", retry.Authorization: "authorization",
+		retry.Sent: "sent", retry.Retry: "retry", retry.Quota: "quota", retry.Unavailable: "unavailable", retry.Authorization: "authorization",
 		retry.Rejected: "rejected", retry.Invalid: "invalid", retry.Forbidden: "forbidden", retry.Expired: "expired", retry.Exhausted: "exhausted",
 	}
 	for c, w := range want {
@@ -138,6 +141,36 @@ func TestClassWords(t *testing.T) {
 		}
 		if dl := c >= retry.Authorization; c.DeadLetter() != dl {
 			t.Errorf("%s.DeadLetter() = %v", c, c.DeadLetter())
+		}
+	}
+}
+
+// SMTP replies as the SES SMTP interface words them.
+func TestClassifySMTPReplies(t *testing.T) {
+	cases := []struct {
+		code      int
+		msg       string
+		wantClass retry.Class
+		wantCode  string
+	}{
+		{454, "Throttling failure: Maximum sending rate exceeded.", retry.Retry, "Throttling"},
+		{454, "Throttling failure: Daily message quota exceeded.", retry.Quota, "Throttling"},
+		{454, "Temporary service failure.", retry.Retry, "SMTP454"},
+		{421, "Too many concurrent SMTP connections.", retry.Retry, "SMTP421"},
+		{451, "Temporary service failure.", retry.Retry, "SMTP451"},
+		{535, "Authentication Credentials Invalid", retry.Unavailable, "SMTP535"},
+		{530, "Authentication required", retry.Unavailable, "SMTP530"},
+		{554, "Access denied: User arn:aws:iam::1:user/x is not authorized to perform ses:SendRawEmail on resource arn:aws:ses:us-east-1:1:identity/x", retry.Authorization, "SMTP554"},
+		{554, "Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: a@example.com", retry.Rejected, "SMTP554"},
+		{554, "Transaction failed: Duplicate header 'Subject'.", retry.Rejected, "SMTP554"},
+		{554, "Sending paused for this account.", retry.Quota, "SMTP554"},
+		{550, "Mailbox unavailable", retry.Rejected, "SMTP550"},
+	}
+	for _, c := range cases {
+		err := fmt.Errorf("send: %w", &textproto.Error{Code: c.code, Msg: c.msg})
+		o := retry.Classify(err)
+		if o.Class != c.wantClass || o.Code != c.wantCode || o.Message != c.msg {
+			t.Errorf("%d %q: %s %s %q, want %s %s", c.code, c.msg, o.Class, o.Code, o.Message, c.wantClass, c.wantCode)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/envelope"
 	"github.com/sesq/sesq/internal/sestest"
 	"github.com/sesq/sesq/internal/testkit"
 	"github.com/sesq/sesq/retry"
@@ -548,11 +549,11 @@ func TestDeadLetterWriteFailureKeepsMessage(t *testing.T) {
 	}
 }
 
-// panicky is a fault injected into the worker: its SES client lookup panics,
+// panicky is a fault injected into the worker: its transport panics,
 // standing for any bug in handling one message.
 type panicky struct{ calls *atomic.Int32 }
 
-func (p panicky) For(string) worker.Mailer {
+func (p panicky) Send(context.Context, *envelope.Envelope) (string, error) {
 	p.calls.Add(1)
 	panic("injected fault")
 }
@@ -589,7 +590,7 @@ func TestReadyAndAlive(t *testing.T) {
 	b := emu.Setup(t)
 	b.Config.WaitTime = 2 * time.Second
 	b.Config.VisibilityTimeout = 4 * time.Second
-	w := worker.New(b.Config, b.SQS, worker.NewSESClients(b.AWS, 8), worker.Options{Logger: testkit.TestLogger(t)})
+	w := worker.New(b.Config, b.SQS, worker.API{Mailers: worker.NewSESClients(b.AWS, 8)}, worker.Options{Logger: testkit.TestLogger(t)})
 	if w.Ready() || w.Alive() {
 		t.Fatal("ready or alive before Run")
 	}

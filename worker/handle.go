@@ -77,6 +77,11 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 		return deadLetter(retry.Invalid, "InvalidEnvelope", err.Error(), base)
 	}
 	d.env = env
+	if v, ok := w.transport.(Validator); ok {
+		if err := v.Validate(env); err != nil {
+			return deadLetter(retry.Invalid, "InvalidEnvelope", err.Error(), base)
+		}
+	}
 	if !allowed(w.cfg.AllowedIdentities, env.IdentityARNs()) {
 		return deadLetter(retry.Forbidden, "IdentityNotAllowed", "identity matches no SESQ_ALLOWED_IDENTITIES pattern", base)
 	}
@@ -90,7 +95,7 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 	for {
 		callCtx, cancel := context.WithTimeout(work, w.cfg.SendTimeout)
 		began := w.now()
-		id, err := send(callCtx, w.mailers.For(env.Region()), env)
+		id, err := w.transport.Send(callCtx, env)
 		cancel()
 		o := retry.Classify(err)
 		w.metrics.SESCall(env.Region(), env.Action, w.now().Sub(began), o.Code == "Throttling")
@@ -105,6 +110,15 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 		case retry.Quota:
 			// Not counted: the next attempt is the same number.
 			return verdict{step: stepDefer, outcome: o, attempts: attempt - 1, delay: w.cfg.QuotaDelay}
+		case retry.Unavailable:
+			// Our credentials, not the message: pause receiving, and put the
+			// message back uncounted for after the pause.
+			pause := w.cfg.BackoffMax
+			if w.pausedUntil.Load() < w.now().Add(pause).UnixNano() {
+				w.pausedUntil.Store(w.now().Add(pause).UnixNano())
+				w.log.Error("the transport refused sesq's credentials; receives paused", "code", o.Code, "error", redactAddresses(o.Message), "pause_s", pause.Seconds())
+			}
+			return verdict{step: stepRequeue, outcome: o, attempts: attempt - 1, delay: pause}
 		case retry.Retry:
 			if attempt >= w.cfg.MaxAttempts {
 				return deadLetter(retry.Exhausted, o.Code, o.Message, attempt)
@@ -194,9 +208,6 @@ func (w *Worker) requeue(ctx context.Context, m types.Message, v verdict) error 
 	default: // stepRedefer, stepRequeue: a deferral stays due when it was
 		if u, ok := m.MessageAttributes[attrDeferUntil]; ok {
 			attrs[attrDeferUntil] = u
-		}
-		if v.step == stepRequeue {
-			delay = 0
 		}
 	}
 	if deferrals > 0 {

@@ -13,6 +13,30 @@ import (
 	"github.com/sesq/sesq/envelope"
 )
 
+// Transport sends one envelope through SES, in its identity's region, and
+// returns the message id SES gave it. API sends with the SES API; the SMTP
+// interface is the other transport (internal/sesmtp).
+type Transport interface {
+	Send(ctx context.Context, e *envelope.Envelope) (string, error)
+}
+
+// Validator is a Transport that cannot carry every valid envelope: what it
+// refuses is dead-lettered as invalid before any send.
+type Validator interface {
+	Validate(e *envelope.Envelope) error
+}
+
+// API is the SES API transport: SendEmail, SendTemplatedEmail or
+// SendRawEmail with the ARN parameters, on the identity region's client.
+type API struct{ Mailers Mailers }
+
+var _ Transport = API{}
+
+// Send makes the one SES call the envelope asks for.
+func (a API) Send(ctx context.Context, e *envelope.Envelope) (string, error) {
+	return send(ctx, a.Mailers.For(e.Region()), e)
+}
+
 // Mailer is the SES calls the worker makes; *ses.Client has them.
 type Mailer interface {
 	SendEmail(ctx context.Context, in *ses.SendEmailInput, opts ...func(*ses.Options)) (*ses.SendEmailOutput, error)

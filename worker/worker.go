@@ -53,8 +53,8 @@ type Options struct {
 // Worker is one sesq worker process's machinery.
 type Worker struct {
 	cfg     config.Config
-	queue   Queue
-	mailers Mailers
+	queue     Queue
+	transport Transport
 	dlq     *deadletter.Writer
 	policy  retry.Policy
 	log     *slog.Logger
@@ -69,12 +69,13 @@ type Worker struct {
 	draining    atomic.Bool
 	lastReceive atomic.Int64 // unix nanoseconds of the last successful receive
 	lastBeat    atomic.Int64 // unix nanoseconds of the visibility loop's last tick
+	pausedUntil atomic.Int64 // unix nanoseconds: no receives before (the transport is unavailable)
 }
 
 // New builds a worker; cfg must have passed Validate(config.ForRun).
-func New(cfg config.Config, q Queue, m Mailers, opts Options) *Worker {
+func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 	w := &Worker{
-		cfg: cfg, queue: q, mailers: m,
+		cfg: cfg, queue: q, transport: t,
 		dlq: &deadletter.Writer{Client: q, QueueURL: cfg.DLQURL, SourceQueue: cfg.QueueURL},
 		policy: retry.Policy{
 			Initial: cfg.BackoffInitial, Max: cfg.BackoffMax, MaxAttempts: cfg.MaxAttempts,
@@ -153,11 +154,12 @@ func (w *Worker) Alive() bool {
 	return w.running.Load() && w.now().Sub(time.Unix(0, w.lastBeat.Load())) < w.cfg.VisibilityTimeout
 }
 
-// Ready tells whether the worker takes work: it is not draining, and a
+// Ready tells whether the worker takes work: it is not draining or paused
+// because the transport refused its credentials, and a
 // receive succeeded within twice the long-poll wait (at least 5 s), or every
 // send slot is busy (a saturated worker does not receive).
 func (w *Worker) Ready() bool {
-	if !w.running.Load() || w.draining.Load() {
+	if !w.running.Load() || w.draining.Load() || w.now().UnixNano() < w.pausedUntil.Load() {
 		return false
 	}
 	if s := w.slots; s != nil && len(s) == cap(s) {
@@ -181,6 +183,13 @@ func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 200*time.Millisecond, 20*time.Second, 0
 	for {
+		if d := time.Unix(0, w.pausedUntil.Load()).Sub(w.now()); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return
+			}
+		}
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():

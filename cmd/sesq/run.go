@@ -29,7 +29,12 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	log := cfg.Logger(stderr).With("service", "sesq", "version", versionString())
 	m := metrics.New()
 	q := newSQS(awsCfg, m.SQSMiddleware)
-	w := worker.New(cfg, q, worker.NewSESClients(awsCfg, cfg.Concurrency), worker.Options{Logger: log, Metrics: m})
+	transport, closeTransport, err := newTransport(ctx, cfg, awsCfg)
+	if err != nil {
+		return err
+	}
+	defer closeTransport()
+	w := worker.New(cfg, q, transport, worker.Options{Logger: log, Metrics: m})
 
 	if cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,12 @@ type Config struct {
 	HTTPAddr          string        `envconfig:"HTTP_ADDR" default:":9090"`             // /metrics, /healthz, /readyz; empty: off
 	LogFormat         string        `envconfig:"LOG_FORMAT" default:"json"`             // json or text
 	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info"`              // debug, info, warn, error
+	Transport         string        `envconfig:"TRANSPORT" default:"api"`               // api or smtp
+	SMTPPort          int           `envconfig:"SMTP_PORT" default:"587"`               // 587, 2587 (STARTTLS), 465, 2465 (TLS)
+	SMTPEndpoint      string        `envconfig:"SMTP_ENDPOINT"`                         // HOST:PORT, {region} allowed; empty: email-smtp.REGION.amazonaws.com
+	SMTPTLS           string        `envconfig:"SMTP_TLS"`                              // starttls, tls or none (loopback only); empty: by port
+	SMTPUsername      string        `envconfig:"SMTP_USERNAME"`                         // with SMTP_PASSWORD; empty: derived from static IAM credentials
+	SMTPPassword      string        `envconfig:"SMTP_PASSWORD"`
 }
 
 // Purpose says which command the configuration is for: each needs a
@@ -159,6 +166,33 @@ func (c Config) Validate(purpose Purpose) error {
 			bad("HTTP_ADDR", "must be HOST:PORT or :PORT (empty turns it off), got %q", c.HTTPAddr)
 		}
 	}
+	switch c.Transport {
+	case "api":
+	case "smtp":
+		if c.SMTPEndpoint == "" && !slices.Contains([]int{587, 2587, 465, 2465}, c.SMTPPort) {
+			bad("SMTP_PORT", "must be 587 or 2587 (STARTTLS), 465 or 2465 (TLS), got %d", c.SMTPPort)
+		}
+		if c.SMTPEndpoint != "" {
+			host, _, err := net.SplitHostPort(strings.ReplaceAll(c.SMTPEndpoint, "{region}", "us-east-1"))
+			if err != nil || host == "" {
+				bad("SMTP_ENDPOINT", "must be HOST:PORT ({region} allowed), got %q", c.SMTPEndpoint)
+			} else if c.SMTPTLS == "none" && !isLoopback(host) {
+				bad("SMTP_TLS", "none is only for servers on loopback, not %s", host)
+			}
+		} else if c.SMTPTLS == "none" {
+			bad("SMTP_TLS", "none is only for servers on loopback (set SESQ_SMTP_ENDPOINT)")
+		}
+		switch c.SMTPTLS {
+		case "", "starttls", "tls", "none":
+		default:
+			bad("SMTP_TLS", "must be starttls, tls or none, got %q", c.SMTPTLS)
+		}
+		if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
+			bad("SMTP_PASSWORD", "set SESQ_SMTP_USERNAME and SESQ_SMTP_PASSWORD together")
+		}
+	default:
+		bad("TRANSPORT", "must be api or smtp, got %q", c.Transport)
+	}
 	if purpose == ForQueues && c.MaxReceiveCount <= c.MaxAttempts {
 		bad("QUEUES_MAX_RECEIVE_COUNT", "must exceed SESQ_MAX_ATTEMPTS (%d), got %d: the worker's own routing comes first", c.MaxAttempts, c.MaxReceiveCount)
 	}
@@ -201,6 +235,14 @@ func (c Config) Logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ValidPattern checks one SESQ_ALLOWED_IDENTITIES pattern.

@@ -148,7 +148,7 @@ func (b *Bundle) StartWorker(t testing.TB, opts worker.Options) (stop func()) {
 	if opts.Logger == nil {
 		opts.Logger = TestLogger(t)
 	}
-	w := worker.New(b.Config, b.SQS, worker.NewSESClients(b.AWS, b.Config.Concurrency), opts)
+	w := worker.New(b.Config, b.SQS, worker.API{Mailers: worker.NewSESClients(b.AWS, b.Config.Concurrency)}, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -1,0 +1,335 @@
+// Package smtptest is an SMTP server for tests, standing in for the SES SMTP
+// interface: STARTTLS or implicit TLS on a certificate of its own CA (or
+// plain text), AUTH PLAIN, a record of every session and message, and
+// replies scripted per identity ARN (read, as SES does, from the message's
+// first X-SES-*-ARN header).
+package smtptest
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// Modes of Start.
+const (
+	StartTLS = "starttls"
+	Implicit = "tls"
+	Plain    = "none"
+)
+
+// Reply is an SMTP reply the server gives instead of accepting a message.
+type Reply struct {
+	Code int
+	Msg  string
+}
+
+// Replies as the SES SMTP interface words them.
+var (
+	ThrottleRate    = Reply{454, "Throttling failure: Maximum sending rate exceeded."}
+	ThrottleDaily   = Reply{454, "Throttling failure: Daily message quota exceeded."}
+	TemporaryFail   = Reply{451, "Temporary service failure."}
+	AccessDenied    = Reply{554, "Access denied: User `arn:aws:iam::111122223333:user/sesq' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:us-east-1:123456789012:identity/example.com'"}
+	MessageRejected = Reply{554, "Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: sender@example.com"}
+)
+
+// Message is one message the server took (or refused, with Reply set).
+type Message struct {
+	Conn     int // the connection it came on, numbered from 1
+	User     string
+	Password string
+	TLS      bool
+	From     string
+	To       []string
+	Data     []byte
+	ID       string // the id in the 250 reply
+	Reply    *Reply // the refusal, if any
+	Identity string // first X-SES-SOURCE-ARN, else FROM, else RETURN-PATH ARN
+	At       time.Time
+}
+
+// Headers returns the message's header fields in order, as "Name: value"
+// lines, unfolded.
+func (m Message) Headers() []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(m.Data))
+	sc.Buffer(nil, len(m.Data)+1)
+	for sc.Scan() {
+		l := strings.TrimRight(sc.Text(), "\r")
+		if l == "" {
+			break
+		}
+		if (l[0] == ' ' || l[0] == '\t') && len(out) > 0 {
+			out[len(out)-1] += l
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// Server is the test SMTP server.
+type Server struct {
+	Addr  string // 127.0.0.1:PORT
+	CAPEM []byte // the CA that signed the server's certificate
+	Roots *x509.CertPool
+	srv   *smtp.Server
+	mode  string
+
+	mu        sync.Mutex
+	conns     int
+	msgs      []Message
+	scripts   map[string][]Reply
+	always    map[string]Reply
+	latency   time.Duration
+	checkAuth func(user, pass string) bool
+	ids       int
+}
+
+// Start serves on a free loopback port in the given mode.
+func Start(mode string) (*Server, error) {
+	s := &Server{mode: mode, scripts: map[string][]Reply{}, always: map[string]Reply{}}
+	caPEM, roots, cert, err := certificates()
+	if err != nil {
+		return nil, err
+	}
+	s.CAPEM, s.Roots = caPEM, roots
+	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
+	srv.Domain = "localhost"
+	srv.ReadTimeout, srv.WriteTimeout = 30*time.Second, 30*time.Second
+	srv.MaxMessageBytes = 40 << 20
+	srv.MaxRecipients = 50
+	srv.AllowInsecureAuth = mode == Plain
+	srv.ErrorLog = nopLogger{}
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	var ln net.Listener
+	switch mode {
+	case StartTLS:
+		srv.TLSConfig = tlsCfg
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	case Implicit:
+		ln, err = tls.Listen("tcp", "127.0.0.1:0", tlsCfg)
+	case Plain:
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	default:
+		return nil, fmt.Errorf("unknown mode %q", mode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.Addr, s.srv = ln.Addr().String(), srv
+	go srv.Serve(ln)
+	return s, nil
+}
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
+
+// Fail answers the next messages for identity with replies, in order.
+func (s *Server) Fail(identity string, replies ...Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scripts[identity] = append(s.scripts[identity], replies...)
+}
+
+// FailAlways answers every message for identity with r.
+func (s *Server) FailAlways(identity string, r Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.always[identity] = r
+}
+
+// Latency delays the reply to every DATA.
+func (s *Server) Latency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// CheckAuth decides which credentials pass (default: all).
+func (s *Server) CheckAuth(f func(user, pass string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checkAuth = f
+}
+
+// Messages returns every message so far; Accepted the ones taken.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+// Accepted returns the messages the server took.
+func (s *Server) Accepted() []Message {
+	var out []Message
+	for _, m := range s.Messages() {
+		if m.Reply == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Conns counts the connections so far.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
+	s.mu.Lock()
+	s.conns++
+	n := s.conns
+	s.mu.Unlock()
+	return &session{s: s, c: c, conn: n}, nil
+}
+
+type session struct {
+	s          *Server
+	c          *smtp.Conn
+	conn       int
+	user, pass string
+	authed     bool
+	from       string
+	to         []string
+}
+
+func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (ss *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		ss.s.mu.Lock()
+		check := ss.s.checkAuth
+		ss.s.mu.Unlock()
+		if check != nil && !check(user, pass) {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication Credentials Invalid"}
+		}
+		ss.user, ss.pass, ss.authed = user, pass, true
+		return nil
+	}), nil
+}
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if !ss.authed {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	}
+	ss.from = from
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	_, isTLS := ss.c.TLSConnectionState()
+	m := Message{Conn: ss.conn, User: ss.user, Password: ss.pass, TLS: isTLS, From: ss.from, To: ss.to, Data: data, At: time.Now()}
+	h := firstHeaders(data)
+	for _, k := range []string{"x-ses-source-arn", "x-ses-from-arn", "x-ses-return-path-arn"} {
+		if m.Identity == "" {
+			m.Identity = h[k]
+		}
+	}
+	s := ss.s
+	s.mu.Lock()
+	var reply *Reply
+	if q := s.scripts[m.Identity]; len(q) > 0 {
+		reply, s.scripts[m.Identity] = &q[0], q[1:]
+	} else if r, ok := s.always[m.Identity]; ok {
+		reply = &r
+	}
+	if reply == nil {
+		s.ids++
+		m.ID = fmt.Sprintf("0100smtptest-%06d", s.ids)
+	}
+	m.Reply = reply
+	s.msgs = append(s.msgs, m)
+	latency := s.latency
+	s.mu.Unlock()
+	time.Sleep(latency)
+	if reply != nil {
+		return &smtp.SMTPError{Code: reply.Code, EnhancedCode: smtp.NoEnhancedCode, Message: reply.Msg}
+	}
+	// SES answers "250 Ok MESSAGE-ID"; go-smtp writes an SMTPError as is.
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.NoEnhancedCode, Message: "Ok " + m.ID}
+}
+
+func (ss *session) Reset() { ss.from, ss.to = "", nil }
+
+func (ss *session) Logout() error { return nil }
+
+// firstHeaders returns the first instance of each header, by lowercase name.
+func firstHeaders(data []byte) map[string]string {
+	out := map[string]string{}
+	for _, l := range (Message{Data: data}).Headers() {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			k = strings.ToLower(strings.TrimSpace(k))
+			if _, seen := out[k]; !seen {
+				out[k] = strings.TrimSpace(v)
+			}
+		}
+	}
+	return out
+}
+
+// certificates makes a CA and a certificate for 127.0.0.1 and localhost.
+func certificates() ([]byte, *x509.CertPool, tls.Certificate, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, tls.Certificate{}, err
+	}
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtptest CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, tls.Certificate{}, err
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, tls.Certificate{}, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(caCert)
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	return caPEM, roots, tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key}, nil
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+func (nopLogger) Println(...any)        {}
