@@ -5,6 +5,8 @@ package retry
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -130,7 +132,15 @@ func Classify(err error) Outcome {
 	}
 	o := Outcome{Class: Retry, Code: "Unknown", Message: err.Error(), Err: err}
 	var netErr net.Error
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
 	switch {
+	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidCert):
+		// The endpoint's certificate is not trusted: the worker's setup,
+		// not the message.
+		o.Class, o.Code = Unavailable, "TLSVerification"
 	case errors.Is(err, context.DeadlineExceeded):
 		o.Code = "Timeout"
 	case errors.As(err, &netErr) && netErr.Timeout():

@@ -153,9 +153,15 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 			bad("the container gets %s, which sesq does not read", k)
 		}
 	}
+	secrets := exprText(files, m.Local("secrets"))
 	for _, v := range configVars {
-		if _, ok := env[v]; !ok && !slices.Contains(skip, v) {
+		if _, ok := env[v]; !ok && !slices.Contains(skip, v) && !strings.Contains(secrets, `"`+v+`"`) {
 			bad("the container does not get %s", v)
+		}
+	}
+	for _, v := range []string{"SESQ_SMTP_USERNAME", "SESQ_SMTP_PASSWORD"} {
+		if _, ok := env[v]; ok {
+			bad("%s is a plain variable; it belongs in the container's secrets", v)
 		}
 	}
 	for _, v := range required {
@@ -178,6 +184,9 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 	} else {
 		if !refersTo(cd, "local.environment") {
 			bad("the container definition does not pass local.environment")
+		}
+		if !refersTo(cd, "local.secrets") {
+			bad("the container definition does not pass local.secrets")
 		}
 		if !refersTo(cd, "local.stop_timeout") {
 			bad("the container definition sets no stopTimeout from local.stop_timeout")
@@ -287,8 +296,11 @@ func literalBool(e hclsyntax.Expression) bool {
 	return !diags.HasErrors() && v.IsKnown() && !v.IsNull() && v.Type() == cty.Bool && v.True()
 }
 
-// exprText is the source text of an expression.
+// exprText is the source text of an expression ("" for none).
 func exprText(files map[string]string, e hclsyntax.Expression) string {
+	if e == nil {
+		return ""
+	}
 	r := e.Range()
 	return files[r.Filename][r.Start.Byte:r.End.Byte]
 }

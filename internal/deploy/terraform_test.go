@@ -42,6 +42,7 @@ func TestTerraformCheckRefusesBrokenModules(t *testing.T) {
     resources = var.identity_arns`, `["ses:SendEmail", "ses:SendRawEmail"]
     resources = var.identity_arns`, "want exactly"},
 		{"unknown variable", "main.tf", "SESQ_LOG_FORMAT         = var.log_format", "SESQ_LOG_FORMATT        = var.log_format", "sesq does not read"},
+		{"SMTP password in plain text", "main.tf", "    SESQ_SMTP_TLS           = var.smtp_tls\n", "    SESQ_SMTP_TLS           = var.smtp_tls\n    SESQ_SMTP_PASSWORD      = \"hunter2\"\n", "belongs in the container's secrets"},
 		{"variable not passed", "main.tf", "    SESQ_SEND_TIMEOUT       = var.send_timeout\n", "", "does not get SESQ_SEND_TIMEOUT"},
 		{"DLQ URL not the module's", "main.tf", "SESQ_DLQ_URL            = aws_sqs_queue.dlq.url", "SESQ_DLQ_URL            = aws_sqs_queue.source.url", "SESQ_DLQ_URL must be"},
 		{"stop timeout too short", "main.tf", "stop_timeout = min(var.shutdown_timeout_seconds + var.wait_time_seconds + 5, 120)", "stop_timeout = 10", "stopTimeout"},

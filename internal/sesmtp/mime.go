@@ -113,7 +113,8 @@ func renderEmail(b *bytes.Buffer, e *envelope.Envelope, now time.Time) {
 }
 
 // part writes Content-Type and Content-Transfer-Encoding headers, the blank
-// line and the quoted-printable body.
+// line and the quoted-printable body (the line break after it belongs to
+// what follows: a boundary, or the end).
 func part(b *bytes.Buffer, typ string, c *envelope.Content) {
 	cs := c.Charset
 	if cs == "" {
@@ -123,7 +124,6 @@ func part(b *bytes.Buffer, typ string, c *envelope.Content) {
 	w := quotedprintable.NewWriter(b)
 	w.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(c.Data, "\r\n", "\n"), "\n", "\r\n")))
 	w.Close()
-	b.WriteString("\r\n")
 }
 
 // encodeWord returns s as is when it is printable ASCII, else as an RFC 2047

@@ -95,6 +95,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	conns     int
+	connIDs   map[string]int // remote address -> connection number
 	msgs      []Message
 	scripts   map[string][]Reply
 	always    map[string]Reply
@@ -105,7 +106,7 @@ type Server struct {
 
 // Start serves on a free loopback port in the given mode.
 func Start(mode string) (*Server, error) {
-	s := &Server{mode: mode, scripts: map[string][]Reply{}, always: map[string]Reply{}}
+	s := &Server{mode: mode, scripts: map[string][]Reply{}, always: map[string]Reply{}, connIDs: map[string]int{}}
 	caPEM, roots, cert, err := certificates()
 	if err != nil {
 		return nil, err
@@ -195,10 +196,17 @@ func (s *Server) Conns() int {
 	return s.conns
 }
 
+// newSession runs after each EHLO, so twice on a connection that upgrades
+// with STARTTLS: connections are told apart by their remote address.
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	s.mu.Lock()
-	s.conns++
-	n := s.conns
+	addr := c.Conn().RemoteAddr().String()
+	n, ok := s.connIDs[addr]
+	if !ok {
+		s.conns++
+		n = s.conns
+		s.connIDs[addr] = n
+	}
 	s.mu.Unlock()
 	return &session{s: s, c: c, conn: n}, nil
 }

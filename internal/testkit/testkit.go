@@ -145,10 +145,16 @@ func CreateQueues(t testing.TB, c *sqs.Client, name string, maxReceive int) (que
 // error is reported as a test failure.
 func (b *Bundle) StartWorker(t testing.TB, opts worker.Options) (stop func()) {
 	t.Helper()
+	return b.StartWorkerWith(t, worker.API{Mailers: worker.NewSESClients(b.AWS, b.Config.Concurrency)}, opts)
+}
+
+// StartWorkerWith is StartWorker with another transport.
+func (b *Bundle) StartWorkerWith(t testing.TB, tr worker.Transport, opts worker.Options) (stop func()) {
+	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = TestLogger(t)
 	}
-	w := worker.New(b.Config, b.SQS, worker.API{Mailers: worker.NewSESClients(b.AWS, b.Config.Concurrency)}, opts)
+	w := worker.New(b.Config, b.SQS, tr, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -25,7 +25,17 @@ locals {
     SESQ_HTTP_ADDR          = ":${var.http_port}"
     SESQ_LOG_LEVEL          = var.log_level
     SESQ_LOG_FORMAT         = var.log_format
+    SESQ_TRANSPORT          = var.transport
+    SESQ_SMTP_PORT          = tostring(var.smtp_port)
+    SESQ_SMTP_ENDPOINT      = var.smtp_endpoint
+    SESQ_SMTP_TLS           = var.smtp_tls
   }
+
+  # SMTP credentials come from Secrets Manager, never as plain variables.
+  secrets = var.smtp_credentials_secret_arn == "" ? [] : [
+    { name = "SESQ_SMTP_USERNAME", valueFrom = "${var.smtp_credentials_secret_arn}:username::" },
+    { name = "SESQ_SMTP_PASSWORD", valueFrom = "${var.smtp_credentials_secret_arn}:password::" },
+  ]
 }
 
 # Queues. The worker routes classified failures to the dead-letter queue
@@ -124,6 +134,23 @@ resource "aws_iam_role_policy_attachment" "execution" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
+# The execution role reads the SMTP credentials secret into the container.
+data "aws_iam_policy_document" "execution_secrets" {
+  count = var.smtp_credentials_secret_arn == "" ? 0 : 1
+  statement {
+    sid       = "ReadSMTPCredentials"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.smtp_credentials_secret_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution_secrets" {
+  count  = var.smtp_credentials_secret_arn == "" ? 0 : 1
+  name   = "${var.name}-smtp-credentials"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution_secrets[0].json
+}
+
 # Producers attach this policy to enqueue envelopes.
 data "aws_iam_policy_document" "producer" {
   statement {
@@ -184,6 +211,7 @@ resource "aws_ecs_task_definition" "sesq" {
     stopTimeout  = local.stop_timeout
     portMappings = [{ containerPort = var.http_port, protocol = "tcp" }]
     environment  = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+    secrets      = local.secrets
     healthCheck = {
       command     = ["CMD", "/sesq", "health", "127.0.0.1:${var.http_port}"]
       interval    = 15

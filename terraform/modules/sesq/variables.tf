@@ -181,3 +181,39 @@ variable "oldest_message_alarm_seconds" {
   type        = number
   default     = 900
 }
+
+# Transport.
+
+variable "transport" {
+  description = "SESQ_TRANSPORT: api (SES API) or smtp (SES SMTP interface)."
+  type        = string
+  default     = "api"
+  validation {
+    condition     = contains(["api", "smtp"], var.transport)
+    error_message = "transport must be api or smtp."
+  }
+}
+
+variable "smtp_port" {
+  description = "SESQ_SMTP_PORT: 587 or 2587 (STARTTLS), 465 or 2465 (TLS)."
+  type        = number
+  default     = 587
+}
+
+variable "smtp_endpoint" {
+  description = "SESQ_SMTP_ENDPOINT: HOST:PORT overriding email-smtp.REGION.amazonaws.com ({region} allowed). Empty: SES's."
+  type        = string
+  default     = ""
+}
+
+variable "smtp_tls" {
+  description = "SESQ_SMTP_TLS: starttls or tls; empty: by port."
+  type        = string
+  default     = ""
+}
+
+variable "smtp_credentials_secret_arn" {
+  description = "With transport smtp: a Secrets Manager secret holding {\"username\": ..., \"password\": ...} SES SMTP credentials, handed to the container as SESQ_SMTP_USERNAME and SESQ_SMTP_PASSWORD. Fargate tasks have temporary role credentials, from which no SMTP password can be derived."
+  type        = string
+  default     = ""
+}
