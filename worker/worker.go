@@ -52,17 +52,17 @@ type Options struct {
 
 // Worker is one sesq worker process's machinery.
 type Worker struct {
-	cfg     config.Config
+	cfg       config.Config
 	queue     Queue
 	transport Transport
-	dlq     *deadletter.Writer
-	policy  retry.Policy
-	log     *slog.Logger
-	now     func() time.Time
-	metrics *metrics.Metrics
-	acks    *acks
-	flight  *inFlight
-	slots   chan struct{}
+	dlq       *deadletter.Writer
+	policy    retry.Policy
+	log       *slog.Logger
+	now       func() time.Time
+	metrics   *metrics.Metrics
+	acks      *acks
+	flight    *inFlight
+	slots     chan struct{}
 
 	// Health, read by Alive and Ready from other goroutines.
 	running     atomic.Bool
