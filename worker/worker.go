@@ -62,7 +62,8 @@ type Worker struct {
 	metrics   *metrics.Metrics
 	acks      *acks
 	flight    *inFlight
-	slots     chan struct{}
+	credits   chan struct{} // one per message received and not finished
+	acquiring sync.Mutex    // one poller takes credits at a time
 
 	// Health, read by Alive and Ready from other goroutines.
 	running     atomic.Bool
@@ -83,7 +84,9 @@ func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 		},
 		log: opts.Logger, now: opts.Now, metrics: opts.Metrics,
 	}
-	w.slots = make(chan struct{}, cfg.Concurrency)
+	// Up to two batches wait for a sender, so that senders never wait on a
+	// poll while messages are queued.
+	w.credits = make(chan struct{}, cfg.Concurrency+2*cfg.BatchSize)
 	if opts.Policy != nil {
 		opts.Policy(&w.policy)
 	}
@@ -124,19 +127,32 @@ func (w *Worker) Run(ctx context.Context) error {
 	trackerCtx, stopTracker := context.WithCancel(context.Background())
 	go func() { defer close(trackerDone); w.flight.extendLoop(trackerCtx) }()
 
-	slots := w.slots
-	var handlers, pollers sync.WaitGroup
+	// The pipeline: pollers receive full batches into a buffer while it has
+	// room; a fixed set of senders takes from it. Credits bound what is
+	// received and not finished to SESQ_CONCURRENCY plus the buffer.
 	n := pollerCount(w.cfg.Concurrency, w.cfg.BatchSize)
-	w.log.Info("worker started", "queue", w.cfg.QueueURL, "concurrency", w.cfg.Concurrency, "pollers", n)
+	buffered := make(chan types.Message, cap(w.credits))
+	var senders, pollers sync.WaitGroup
+	w.log.Info("worker started", "queue", w.cfg.QueueURL, "concurrency", w.cfg.Concurrency, "pollers", n, "prefetch", cap(w.credits)-w.cfg.Concurrency)
+	for range w.cfg.Concurrency {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			for m := range buffered {
+				w.sendOne(ctx, work, m)
+			}
+		}()
+	}
 	for range n {
 		pollers.Add(1)
 		go func() {
 			defer pollers.Done()
-			w.poll(ctx, work, slots, &handlers)
+			w.poll(ctx, work, buffered)
 		}()
 	}
 	pollers.Wait()
-	handlers.Wait()
+	close(buffered)
+	senders.Wait()
 	stopTracker()
 	<-trackerDone
 	w.acks.close()
@@ -162,26 +178,28 @@ func (w *Worker) Ready() bool {
 	if !w.running.Load() || w.draining.Load() || w.now().UnixNano() < w.pausedUntil.Load() {
 		return false
 	}
-	if s := w.slots; s != nil && len(s) == cap(s) {
-		return true
+	if len(w.credits) >= w.cfg.Concurrency {
+		return true // saturated: senders busy, polling waits for them
 	}
 	window := max(2*w.cfg.WaitTime, 5*time.Second)
 	return w.now().Sub(time.Unix(0, w.lastReceive.Load())) < window
 }
 
-// pollerCount is enough concurrent long polls to fill every send slot
-// with full batches, and at most 8.
+// pollerCount is enough concurrent long polls to keep the senders fed with
+// full batches: at least two, so that one slow poll does not starve them, and
+// at most 8.
 func pollerCount(concurrency, batch int) int {
-	return min(max(1, (concurrency+batch-1)/batch), 8)
+	return min(max(2, (concurrency+batch-1)/batch), 8)
 }
 
 // poll receives until ctx ends; what a receive brings after that is handed
-// back at once. A receive asks for as many messages as
-// there are free send slots (at most a batch), so messages never wait in the
-// worker for a sender and no visibility is spent idle.
-func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *sync.WaitGroup) {
+// back at once. A receive asks for a full batch, and only once that many
+// credits are free: messages never wait long in the worker, and polling
+// backs off while the senders are saturated.
+func (w *Worker) poll(ctx, work context.Context, out chan<- types.Message) {
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 200*time.Millisecond, 20*time.Second, 0
+	want := min(w.cfg.BatchSize, cap(w.credits))
 	for {
 		if d := time.Unix(0, w.pausedUntil.Load()).Sub(w.now()); d > 0 {
 			select {
@@ -190,32 +208,18 @@ func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *
 				return
 			}
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
+		if !w.acquire(ctx, want) {
 			return
-		}
-		n := 1
-	fill:
-		for n < w.cfg.BatchSize {
-			select {
-			case slots <- struct{}{}:
-				n++
-			default:
-				break fill
-			}
 		}
 		// The receive runs on even when shutdown begins: cutting a long poll
 		// off client-side can leave it to take messages (a hand-back among
 		// them) that then stay invisible for a whole visibility timeout.
-		msgs, err := w.receive(work, n)
-		for range n - len(msgs) {
-			<-slots
-		}
+		msgs, err := w.receive(work, want)
+		w.release(want - len(msgs))
 		if ctx.Err() != nil {
 			for _, m := range msgs {
 				w.handBackUnstarted(m)
-				<-slots
+				w.release(1)
 			}
 			return
 		}
@@ -243,14 +247,44 @@ func (w *Worker) poll(ctx, work context.Context, slots chan struct{}, handlers *
 		receivedAt := w.now()
 		w.metrics.InFlight(len(msgs))
 		for _, m := range msgs {
-			handlers.Add(1)
 			w.flight.track(aws.ToString(m.ReceiptHandle), receivedAt)
-			go func() {
-				defer func() { <-slots; w.metrics.InFlight(-1); handlers.Done() }()
-				defer w.survive(m)
-				w.handle(ctx, work, m)
-			}()
+			out <- m // never blocks: the buffer holds every credit
 		}
+	}
+}
+
+// sendOne handles one buffered message and gives back its credit. A message
+// still in the buffer when shutdown begins is handed back unstarted.
+func (w *Worker) sendOne(ctx, work context.Context, m types.Message) {
+	defer func() { w.release(1); w.metrics.InFlight(-1) }()
+	defer w.survive(m)
+	if ctx.Err() != nil {
+		w.flight.untrack(aws.ToString(m.ReceiptHandle))
+		w.handBackUnstarted(m)
+		return
+	}
+	w.handle(ctx, work, m)
+}
+
+// acquire takes n credits, waiting for them; one poller at a time, so that
+// pollers never hold part of what they need while others wait.
+func (w *Worker) acquire(ctx context.Context, n int) bool {
+	w.acquiring.Lock()
+	defer w.acquiring.Unlock()
+	for i := 0; i < n; i++ {
+		select {
+		case w.credits <- struct{}{}:
+		case <-ctx.Done():
+			w.release(i)
+			return false
+		}
+	}
+	return true
+}
+
+func (w *Worker) release(n int) {
+	for range n {
+		<-w.credits
 	}
 }
 
