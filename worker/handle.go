@@ -62,6 +62,10 @@ func (w *Worker) handle(ctx, work context.Context, m types.Message) {
 	w.act(actCtx, d, v)
 }
 
+// maxThrottleRetries bounds the rate-throttled sends of one delivery that
+// use up no attempt; past it they count like other transient faults.
+const maxThrottleRetries = 50
+
 // actTimeout bounds the SQS calls that record an outcome.
 const actTimeout = 10 * time.Second
 
@@ -92,13 +96,33 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 	if attempt > w.cfg.MaxAttempts {
 		return deadLetter(retry.Exhausted, "AttemptsExhausted", fmt.Sprintf("no attempt left after %d receives", receiveCount(d.msg)), attempt-1)
 	}
+	limit := w.limits.For(work, env.Region())
+	throttles := 0
 	for {
+		ticket, err := limit.Wait(ctx)
+		if err != nil { // stopping before the send: hand back unsent
+			return verdict{step: stepRequeue, outcome: retry.Outcome{Class: retry.Retry, Code: "Shutdown", Message: "stopped before the send"}, attempts: attempt - 1}
+		}
 		callCtx, cancel := context.WithTimeout(work, w.cfg.SendTimeout)
 		began := w.now()
 		id, err := w.transport.Send(callCtx, env)
 		cancel()
 		o := retry.Classify(err)
+		rateThrottled := o.Class == retry.Retry && o.Code == "Throttling"
 		w.metrics.SESCall(env.Region(), env.Action, w.now().Sub(began), o.Code == "Throttling")
+		switch {
+		case rateThrottled:
+			limit.Throttled(ticket)
+			w.metrics.SendRate(env.Region(), limit.Rate())
+		case o.Class == retry.Sent:
+			limit.Succeeded(ticket)
+		}
+		if rateThrottled && throttles < maxThrottleRetries && work.Err() == nil && ctx.Err() == nil {
+			// Not sent, and the limiter has slowed down: go again at the
+			// new pace without using up an attempt.
+			throttles++
+			continue
+		}
 		if o.Class != retry.Sent && work.Err() != nil {
 			// Cut off by the shutdown deadline: whether SES took it is
 			// unknown. Hand it back; the idempotency key guards a resend.

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 
@@ -37,11 +38,26 @@ func (a API) Send(ctx context.Context, e *envelope.Envelope) (string, error) {
 	return send(ctx, a.Mailers.For(e.Region()), e)
 }
 
+// SendQuota is the account's MaxSendRate in the region, from GetSendQuota.
+func (a API) SendQuota(ctx context.Context, region string) (float64, error) {
+	out, err := a.Mailers.For(region).GetSendQuota(ctx, &ses.GetSendQuotaInput{})
+	if err != nil {
+		return 0, fmt.Errorf("get send quota in %s: %w", region, err)
+	}
+	return out.MaxSendRate, nil
+}
+
+// QuotaSource is a Transport that can tell the account's send rate quota.
+type QuotaSource interface {
+	SendQuota(ctx context.Context, region string) (float64, error)
+}
+
 // Mailer is the SES calls the worker makes; *ses.Client has them.
 type Mailer interface {
 	SendEmail(ctx context.Context, in *ses.SendEmailInput, opts ...func(*ses.Options)) (*ses.SendEmailOutput, error)
 	SendTemplatedEmail(ctx context.Context, in *ses.SendTemplatedEmailInput, opts ...func(*ses.Options)) (*ses.SendTemplatedEmailOutput, error)
 	SendRawEmail(ctx context.Context, in *ses.SendRawEmailInput, opts ...func(*ses.Options)) (*ses.SendRawEmailOutput, error)
+	GetSendQuota(ctx context.Context, in *ses.GetSendQuotaInput, opts ...func(*ses.Options)) (*ses.GetSendQuotaOutput, error)
 }
 
 // Mailers gives the SES client of a region.

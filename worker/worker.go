@@ -28,6 +28,7 @@ import (
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/config"
 	"github.com/sesq/sesq/internal/metrics"
+	"github.com/sesq/sesq/internal/ratelimit"
 	"github.com/sesq/sesq/retry"
 )
 
@@ -62,6 +63,7 @@ type Worker struct {
 	metrics   *metrics.Metrics
 	acks      *acks
 	flight    *inFlight
+	limits    *ratelimit.Limits
 	credits   chan struct{} // one per message received and not finished
 	acquiring sync.Mutex    // one poller takes credits at a time
 
@@ -96,6 +98,15 @@ func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 	if w.now == nil {
 		w.now = time.Now
 	}
+	w.limits = ratelimit.NewLimits(w.sendQuota, w.now, func(region string, rate float64, err error) {
+		if err != nil {
+			w.log.Warn("no send quota; the rate adapts from the first throttle", "region", region, "err", err)
+		} else {
+			w.log.Info("send rate", "region", region, "max_per_s", rate)
+		}
+		w.metrics.SendRate(region, rate)
+	})
+
 	return w
 }
 
@@ -158,6 +169,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.acks.close()
 	w.log.Info("worker stopped")
 	return nil
+}
+
+// sendQuota is where each region's rate starts: SESQ_SEND_RATE, else the
+// transport's quota (GetSendQuota), else unknown.
+func (w *Worker) sendQuota(ctx context.Context, region string) (float64, error) {
+	if w.cfg.SendRate > 0 {
+		return w.cfg.SendRate, nil
+	}
+	q, ok := w.transport.(QuotaSource)
+	if !ok {
+		return 0, errors.New("SESQ_SEND_RATE is not set and the transport cannot tell the quota")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return q.SendQuota(ctx, region)
 }
 
 // idlePause is how long a poller rests after an empty short poll

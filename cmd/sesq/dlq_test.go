@@ -182,7 +182,8 @@ func TestDLQReplayFilters(t *testing.T) {
 			moved := ids(t, b, b.QueueURL)
 			left := ids(t, b, b.DLQURL)
 			if len(moved)+len(left) != 8 {
-				t.Fatalf("moved %v + left %v != 8 messages", moved, left)
+				v, f, d := b.Counts(t, b.DLQURL)
+				t.Fatalf("moved %v + left %v != 8 messages (dead-letter queue: %d visible, %d in flight, %d delayed); replay said %q %q", moved, left, v, f, d, out, errOut)
 			}
 			switch c.name {
 			case "max":

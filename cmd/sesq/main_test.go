@@ -132,7 +132,8 @@ func TestQueuesEnqueueRunWithSESLocal(t *testing.T) {
 	if err != nil || !strings.Contains(attrs.Attributes["RedrivePolicy"], "quickstart-dlq") || !strings.Contains(attrs.Attributes["RedrivePolicy"], `"maxReceiveCount":20`) {
 		t.Fatalf("redrive policy %q, err %v", attrs.Attributes["RedrivePolicy"], err)
 	}
-	env = append(env, "SESQ_QUEUE_URL="+qURL, "SESQ_DLQ_URL="+dlqURL, "SESQ_WAIT_TIME=1s")
+	// aws-ses-v2-local has no GetSendQuota: give the rate (SES sandbox: 14/s).
+	env = append(env, "SESQ_QUEUE_URL="+qURL, "SESQ_DLQ_URL="+dlqURL, "SESQ_WAIT_TIME=1s", "SESQ_SEND_RATE=14")
 
 	id := "arn:aws:ses:us-east-1:123456789012:identity/example.com"
 	sendEmail := `{"version":1,"id":"quickstart-1","action":"SendEmail","sourceArn":"` + id + `","returnPathArn":"` + id + `","source":"sender@example.com","returnPath":"feedback@example.com","destination":{"to":["recipient@example.com"]},"message":{"subject":{"data":"Amazon SES Test","charset":"UTF-8"},"body":{"html":{"data":"This email was sent with Amazon SES.","charset":"UTF-8"}}}}`

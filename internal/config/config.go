@@ -41,6 +41,7 @@ type Config struct {
 	HTTPAddr          string        `envconfig:"HTTP_ADDR" default:":9090"`             // /metrics, /healthz, /readyz; empty: off
 	LogFormat         string        `envconfig:"LOG_FORMAT" default:"json"`             // json or text
 	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info"`              // debug, info, warn, error
+	SendRate          float64       `envconfig:"SEND_RATE"`                             // SES sends per second per region to start from; 0: GetSendQuota's MaxSendRate
 	Transport         string        `envconfig:"TRANSPORT" default:"api"`               // api or smtp
 	SMTPPort          int           `envconfig:"SMTP_PORT" default:"587"`               // 587, 2587 (STARTTLS), 465, 2465 (TLS)
 	SMTPEndpoint      string        `envconfig:"SMTP_ENDPOINT"`                         // HOST:PORT, {region} allowed; empty: email-smtp.REGION.amazonaws.com
@@ -93,6 +94,8 @@ func kind(typeName string) string {
 		return "a duration (like 200ms, 20s, 15m)"
 	case "int":
 		return "a whole number"
+	case "float64":
+		return "a number"
 	}
 	return typeName
 }
@@ -165,6 +168,9 @@ func (c Config) Validate(purpose Purpose) error {
 		if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
 			bad("HTTP_ADDR", "must be HOST:PORT or :PORT (empty turns it off), got %q", c.HTTPAddr)
 		}
+	}
+	if c.SendRate < 0 {
+		bad("SEND_RATE", "must not be negative, got %v", c.SendRate)
 	}
 	switch c.Transport {
 	case "api":

@@ -85,7 +85,8 @@ func run(bin string, keep bool, httpAddr string) error {
 		env = append(env, l)
 		stackEnv = append(stackEnv, l)
 	}
-	env = append(env, "SESQ_WAIT_TIME=2s", "SESQ_ALLOWED_IDENTITIES=arn:aws:ses:*:123456789012:identity/example.com", "SESQ_HTTP_ADDR="+httpAddr)
+	// aws-ses-v2-local has no GetSendQuota: give the rate (the SES sandbox's 14/s).
+	env = append(env, "SESQ_WAIT_TIME=2s", "SESQ_SEND_RATE=14", "SESQ_ALLOWED_IDENTITIES=arn:aws:ses:*:123456789012:identity/example.com", "SESQ_HTTP_ADDR="+httpAddr)
 
 	step("sesq run   (SESQ_ALLOWED_IDENTITIES=arn:aws:ses:*:123456789012:identity/example.com; logs in JSON below)")
 	worker := sesqCmd(bin, env, "", "run")

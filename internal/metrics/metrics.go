@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"time"
 
@@ -23,6 +24,7 @@ type Metrics struct {
 	throttles  *prometheus.CounterVec
 	sqsCalls   *prometheus.CounterVec
 	deadLetter *prometheus.CounterVec
+	sendRate   *prometheus.GaugeVec
 }
 
 // New creates the metrics on a fresh registry, with the Go runtime and
@@ -61,7 +63,11 @@ func New() *Metrics {
 			Help: "Messages written to the dead-letter queue, by reason.",
 		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.messages, m.sesSeconds, m.inFlight, m.queueLag, m.throttles, m.sqsCalls, m.deadLetter,
+	m.sendRate = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sesq_ses_send_rate",
+		Help: "Current SES send rate limit per region, messages per second (0: unknown, not limited yet).",
+	}, []string{"region"})
+	m.reg.MustRegister(m.sendRate, m.messages, m.sesSeconds, m.inFlight, m.queueLag, m.throttles, m.sqsCalls, m.deadLetter,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -111,6 +117,18 @@ func (m *Metrics) QueueLag(d time.Duration) {
 	if m != nil && d >= 0 {
 		m.queueLag.Observe(d.Seconds())
 	}
+}
+
+// SendRate records a region's current send rate limit (+Inf is shown as 0:
+// unknown).
+func (m *Metrics) SendRate(region string, rate float64) {
+	if m == nil {
+		return
+	}
+	if math.IsInf(rate, 0) {
+		rate = 0
+	}
+	m.sendRate.WithLabelValues(region).Set(rate)
 }
 
 // DeadLetter counts one dead-letter write.

@@ -84,6 +84,9 @@ type Server struct {
 	srv *http.Server
 
 	mu       sync.Mutex
+	quota    float64            // GetSendQuota's MaxSendRate
+	buckets  map[string]*bucket // per region, when RateLimit is set
+	rate     float64
 	requests []Request
 	scripts  map[string]*script
 	latency  time.Duration
@@ -97,7 +100,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), scripts: map[string]*script{}}
+	s := &Server{URL: "http://" + ln.Addr().String(), scripts: map[string]*script{}, quota: 10000, buckets: map[string]*bucket{}}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln)
 	return s, nil
@@ -137,6 +140,31 @@ func (s *Server) FailEvery(identity string, n int, f Fault) {
 	defer s.mu.Unlock()
 	sc := s.script(identity)
 	sc.always, sc.every = &f, n
+}
+
+// RateLimit makes the account's send rate per region rate messages per
+// second, with one second's burst: sends over it are answered Throttling
+// "Maximum sending rate exceeded.", and GetSendQuota tells rate.
+func (s *Server) RateLimit(rate float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rate, s.quota = rate, rate
+}
+
+// Throttled counts the sends refused for the rate.
+func (s *Server) Throttled() int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r.Fault == "Throttling" {
+			n++
+		}
+	}
+	return n
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
 }
 
 // Latency delays every answer for identity ("" for all identities).
@@ -191,7 +219,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := Request{Action: r.PostForm.Get("Action"), Region: m[1], Params: r.PostForm, At: time.Now()}
 	switch req.Action {
 	case "GetSendQuota":
-		writeXML(w, req.Action, "<Max24HourSend>50000.0</Max24HourSend><MaxSendRate>14.0</MaxSendRate><SentLast24Hours>0.0</SentLast24Hours>", "quota")
+		s.mu.Lock()
+		q := s.quota
+		s.mu.Unlock()
+		writeXML(w, req.Action, fmt.Sprintf("<Max24HourSend>5000000.0</Max24HourSend><MaxSendRate>%g</MaxSendRate><SentLast24Hours>0.0</SentLast24Hours>", q), "quota")
 		return
 	case "SendEmail", "SendTemplatedEmail", "SendRawEmail":
 	default:
@@ -238,6 +269,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.mismatch++
 			fault = &Fault{400, "Sender", "MessageRejected", fmt.Sprintf("Email address is not verified. The identity %s is not verified in region %s.", a, strings.ToUpper(req.Region))}
 			break
+		}
+	}
+	if fault == nil && s.rate > 0 {
+		b, ok := s.buckets[req.Region]
+		if !ok {
+			b = &bucket{tokens: s.rate, last: req.At}
+			s.buckets[req.Region] = b
+		}
+		b.tokens = min(s.rate, b.tokens+req.At.Sub(b.last).Seconds()*s.rate)
+		b.last = req.At
+		if b.tokens >= 1 {
+			b.tokens--
+		} else {
+			fault = &ThrottleRate
 		}
 	}
 	if fault == nil {
