@@ -15,7 +15,7 @@ TOFU          = $(TOOLS_DIR)/tofu-$(TOFU_VERSION)
 
 EMULATORS = localstack/node_modules/.installed
 
-.PHONY: all build test vet fmt-check tf-fmt demo deps tools fuzz bench-go clean
+.PHONY: all build test vet fmt-check tf-fmt demo deps tools fuzz bench bench-rate bench-go clean
 
 all: build
 
@@ -62,6 +62,22 @@ fuzz:
 	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzScanHeaders$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzParseIdentityARN$$' -fuzztime $(FUZZTIME)
+
+# The benchmark harness in ../shared/bench (see its README) against sesq and
+# the peers in the same run: backlog 20 000, SES latency 50 ms, concurrency 32.
+BENCH       ?= ../shared/bench
+BENCH_FLAGS ?= -runs 3
+bench: build
+	$(GO) run -C $(BENCH) . -worker "sesq=$(CURDIR)/bin/sesq run" -peer sqs-consumer -peer naive-go -n-for naive-go=3000 \
+		-env SESQ_HTTP_ADDR= $(BENCH_FLAGS)
+
+# Rate control against an account limit of 200/s, one worker and two at once,
+# and concurrency 256 beside the emulator's own ceiling.
+bench-rate: build
+	$(GO) run -C $(BENCH) . -ses-max-rate 200 -runs 1 -env SESQ_HTTP_ADDR= \
+		-worker "sesq=$(CURDIR)/bin/sesq run" -worker "sesq-x2=$(CURDIR)/internal/benchtools/two-workers.sh $(CURDIR)/bin/sesq"
+	$(GO) run -C $(BENCH) . -concurrency 256 -runs 1 -env SESQ_HTTP_ADDR= -worker "sesq=$(CURDIR)/bin/sesq run"
+	$(GO) run -C $(BENCH) . -mode ceiling -n 20000 -runs 1
 
 # Go micro-benchmarks of the hot pure code (decoding, validation, header scan).
 bench-go:

@@ -618,3 +618,29 @@ func TestReadyAndAlive(t *testing.T) {
 		t.Error("ready or alive after Run returned")
 	}
 }
+
+// Against an account limited to 40 sends per second per region, the worker
+// starts from GetSendQuota's rate, sends at about that rate, retries what was
+// throttled without using up attempts, and dead-letters nothing.
+func TestSendsAtTheAccountRate(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	b.Config.Concurrency = 16
+	b.SES.RateLimit(40)
+	b.SES.Latency("", 20*time.Millisecond)
+	const n = 200
+	for i := 0; i < n; i++ {
+		b.Enqueue(t, sendEmail(arn("eu-west-1", "example.com"), map[string]any{"id": fmt.Sprint("r", i)}))
+	}
+	start := time.Now()
+	b.StartWorker(t, worker.Options{})
+	testkit.Eventually(t, 30*time.Second, "all sent", func() bool { return len(b.SES.Sent()) == n && b.Empty(t) })
+	elapsed := time.Since(start).Seconds()
+	rate := float64(n) / elapsed
+	throttled := b.SES.Throttled()
+	t.Logf("%d sends in %.1fs: %.1f/s against a limit of 40/s (burst 40), %d throttled", n, elapsed, rate, throttled)
+	// 40 in the first second's burst, then 40/s: about 4 s.
+	if rate > 60 || throttled > n/10 || len(b.DeadLetters(t)) != 0 {
+		t.Errorf("rate %.1f/s, %d throttled, dead letters %d", rate, throttled, len(b.DeadLetters(t)))
+	}
+}

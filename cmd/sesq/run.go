@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/sesq/sesq/internal/config"
@@ -26,6 +28,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	log := cfg.Logger(stderr).With("service", "sesq", "version", versionString())
 	m := metrics.New()
 	q := newSQS(awsCfg, m.SQSMiddleware)
@@ -55,6 +58,18 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		}()
 	}
 	return w.Run(ctx)
+}
+
+// tuneGC trades a little memory for much less garbage-collection CPU: the
+// worker's heap is small and mostly short-lived request buffers. GOGC and
+// GOMEMLIMIT, when set, win.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(32 << 20)
+	}
 }
 
 // opsHandler serves the worker's metrics and health.

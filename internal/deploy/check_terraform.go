@@ -21,6 +21,7 @@ var wantTaskPermissions = []string{
 	"ses:SendEmail on var.identity_arns",
 	"ses:SendRawEmail on var.identity_arns",
 	"ses:SendTemplatedEmail on var.identity_arns",
+	"ses:GetSendQuota on *", // account-level: no resource-level permissions
 }
 
 // CheckModule lists what is wrong with the wiring of the sesq Terraform
@@ -100,7 +101,11 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 			}
 			res := attr(st, "resources")
 			if lits, ok := literalStrings(res); ok && len(lits) > 0 {
-				bad("a task policy statement names literal resources %q (a wildcard or a hard-coded ARN)", lits)
+				if !slices.Equal(lits, []string{"*"}) || !slices.Equal(actions, []string{"ses:GetSendQuota"}) {
+					bad("a task policy statement names literal resources %q for %q (only ses:GetSendQuota may have *)", lits, actions)
+					continue
+				}
+				got = append(got, "ses:GetSendQuota on *")
 				continue
 			}
 			rs := refs(res)

@@ -36,7 +36,7 @@ func TestTerraformCheckRefusesBrokenModules(t *testing.T) {
 		{"maxReceiveCount below attempts", "variables.tf", "default     = 20\n}\n\nvariable \"backoff_initial\"", "default     = 5\n}\n\nvariable \"backoff_initial\"", "must exceed the default max_attempts"},
 		{"no precondition", "main.tf", "condition     = var.max_receive_count > var.max_attempts", "condition     = true", "no precondition"},
 		{"no SSE", "main.tf", "  name                      = \"${var.name}-dlq\"\n  message_retention_seconds = 14 * 24 * 3600\n  sqs_managed_sse_enabled   = true", "  name                      = \"${var.name}-dlq\"\n  message_retention_seconds = 14 * 24 * 3600\n  sqs_managed_sse_enabled   = false", "no server-side encryption"},
-		{"wildcard SQS resource", "main.tf", "resources = [aws_sqs_queue.dlq.arn]\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "resources = [\"*\"]\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "literal resources"},
+		{"wildcard SQS resource", "main.tf", "resources = [aws_sqs_queue.dlq.arn]\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "resources = [\"*\"]\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "only ses:GetSendQuota may have *"},
 		{"extra action", "main.tf", `"sqs:ReceiveMessage", "sqs:DeleteMessage"`, `"sqs:ReceiveMessage", "sqs:PurgeQueue", "sqs:DeleteMessage"`, "sqs:PurgeQueue on aws_sqs_queue.source.arn"},
 		{"missing action", "main.tf", `["ses:SendEmail", "ses:SendRawEmail", "ses:SendTemplatedEmail"]
     resources = var.identity_arns`, `["ses:SendEmail", "ses:SendRawEmail"]

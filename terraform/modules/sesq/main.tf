@@ -25,6 +25,7 @@ locals {
     SESQ_HTTP_ADDR          = ":${var.http_port}"
     SESQ_LOG_LEVEL          = var.log_level
     SESQ_LOG_FORMAT         = var.log_format
+    SESQ_SEND_RATE          = tostring(var.send_rate)
     SESQ_TRANSPORT          = var.transport
     SESQ_SMTP_PORT          = tostring(var.smtp_port)
     SESQ_SMTP_ENDPOINT      = var.smtp_endpoint
@@ -77,8 +78,9 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
 
 # IAM. The task role may consume the source queue, re-enqueue on it (quota
 # deferrals and shutdown hand-backs carry their attempt count in a new
-# message), write the dead-letter queue, and send as a delegate for the given
-# identities: nothing else, and no wildcard resource.
+# message), write the dead-letter queue, send as a delegate for the given
+# identities, and read its send quota: nothing else, and no wildcard
+# resource but GetSendQuota's, which has none.
 
 data "aws_iam_policy_document" "assume_ecs_tasks" {
   statement {
@@ -110,6 +112,13 @@ data "aws_iam_policy_document" "task" {
     sid       = "SendAsDelegate"
     actions   = ["ses:SendEmail", "ses:SendRawEmail", "ses:SendTemplatedEmail"]
     resources = var.identity_arns
+  }
+  # The send-rate limiter starts from the account's quota per region;
+  # GetSendQuota has no resource-level permissions.
+  statement {
+    sid       = "ReadSendQuota"
+    actions   = ["ses:GetSendQuota"]
+    resources = ["*"]
   }
 }
 

@@ -217,3 +217,9 @@ variable "smtp_credentials_secret_arn" {
   type        = string
   default     = ""
 }
+
+variable "send_rate" {
+  description = "SESQ_SEND_RATE: SES sends per second per region each task starts from; 0: the account's quota from GetSendQuota. Each task adapts it (AIMD) when SES throttles."
+  type        = number
+  default     = 0
+}
