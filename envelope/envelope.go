@@ -146,6 +146,13 @@ func decode(body []byte) (*Envelope, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, &Error{Reason: "not a JSON envelope: data after the JSON object"}
 	}
+	if err := checkDuplicateKeys(body); err != nil {
+		var ve *Error
+		if errors.As(err, &ve) {
+			return nil, ve
+		}
+		return nil, &Error{Reason: "not a JSON envelope: " + jsonReason(err)}
+	}
 	return &e, nil
 }
 

@@ -644,3 +644,72 @@ func TestSendsAtTheAccountRate(t *testing.T) {
 		t.Errorf("rate %.1f/s, %d throttled, dead letters %d", rate, throttled, len(b.DeadLetters(t)))
 	}
 }
+
+// The hostile corpus of the envelope package, end to end: each envelope SQS
+// takes ends in the dead-letter queue as invalid with the error that names
+// what is wrong; SES is never called and nothing panics.
+func TestHostileEnvelopesAreDeadLettered(t *testing.T) {
+	t.Parallel()
+	f, err := os.ReadFile("../envelope/testdata/hostile.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := emu.Setup(t)
+	want := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(f)), "\n") {
+		var c struct {
+			Name, Body, Want string
+			SQS              bool
+		}
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatal(err)
+		}
+		if !c.SQS {
+			continue
+		}
+		b.Send(t, &sqs.SendMessageInput{MessageBody: aws.String(c.Body), MessageAttributes: map[string]types.MessageAttributeValue{
+			"case": {DataType: aws.String("String"), StringValue: aws.String(c.Name)},
+		}})
+		want[c.Name] = c.Want
+	}
+	b.StartWorker(t, worker.Options{})
+	testkit.Eventually(t, 30*time.Second, "the queue to drain", func() bool { return b.Empty(t) })
+	got := map[string]bool{}
+	for _, m := range b.DeadLetters(t) {
+		name := testkit.Attr(m, "case")
+		got[name] = true
+		if r := testkit.Attr(m, deadletter.AttrReason); r != "invalid" || !strings.Contains(testkit.Attr(m, deadletter.AttrError), want[name]) {
+			t.Errorf("%s: reason %s, error %q; want invalid saying %q", name, r, testkit.Attr(m, deadletter.AttrError), want[name])
+		}
+	}
+	for name := range want {
+		if !got[name] {
+			t.Errorf("%s: not dead-lettered", name)
+		}
+	}
+	if n := len(b.SES.Requests()); n != 0 {
+		t.Errorf("SES was called %d times for hostile envelopes", n)
+	}
+	t.Logf("%d hostile envelopes through the worker: all dead-lettered as invalid, no SES call", len(want))
+}
+
+// The same envelope id delivered again after SES accepted it is deleted, not
+// sent twice.
+func TestDuplicateEnvelopeIsSentOnce(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	id := arn("us-east-1", "example.com")
+	b.Enqueue(t, sendEmail(id, map[string]any{"id": "order-4711-receipt"}))
+	b.StartWorker(t, worker.Options{})
+	testkit.Eventually(t, 10*time.Second, "the first send", func() bool { return len(b.SES.Sent()) == 1 && b.Empty(t) })
+	// A redelivery, as SQS's at-least-once delivery or a producer's retry makes it.
+	b.Enqueue(t, sendEmail(id, map[string]any{"id": "order-4711-receipt"}), sendEmail(id, map[string]any{"id": "order-4711-receipt"}))
+	testkit.Eventually(t, 10*time.Second, "the duplicates to be deleted", func() bool { return b.Empty(t) })
+	time.Sleep(200 * time.Millisecond)
+	if n := len(b.SES.Requests()); n != 1 {
+		t.Errorf("SES got %d sends of one envelope id", n)
+	}
+	if len(b.DeadLetters(t)) != 0 {
+		t.Error("duplicates dead-lettered")
+	}
+}

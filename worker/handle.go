@@ -14,6 +14,7 @@ import (
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/envelope"
+	"github.com/sesq/sesq/internal/idempotency"
 	"github.com/sesq/sesq/retry"
 )
 
@@ -92,6 +93,33 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 	if env.Expired(d.received) {
 		return deadLetter(retry.Expired, "Expired", "notAfter passed before the first attempt", base)
 	}
+	st, err := w.dedupe.Begin(work, env.Key())
+	switch {
+	case err != nil:
+		// The store is out of reach: send anyway. At least once beats
+		// never; a duplicate is the lesser harm.
+		w.log.Warn("idempotency store unavailable; sending without duplicate check", "envelope_id", env.Key(), "err", err)
+		return w.attempt(ctx, work, d, env, base)
+	case st == idempotency.Sent:
+		return verdict{step: stepDelete, outcome: retry.Outcome{Class: retry.Sent, Code: "Duplicate", Message: "SES accepted this envelope id before"}, attempts: base}
+	case st == idempotency.InProgress:
+		return verdict{step: stepHandBack, outcome: retry.Outcome{Class: retry.Retry, Code: "InProgress", Message: "the same envelope id is being sent"}, attempts: base, delay: w.cfg.SendTimeout}
+	}
+	v := w.attempt(ctx, work, d, env, base)
+	if v.outcome.Class == retry.Sent {
+		err = w.dedupe.Done(work, env.Key())
+	} else {
+		err = w.dedupe.Release(work, env.Key())
+	}
+	if err != nil {
+		w.log.Warn("idempotency store update failed", "envelope_id", env.Key(), "err", err)
+	}
+	return v
+}
+
+// attempt sends, and tries again while the delays are short, until an
+// outcome; base is the attempts recorded on the message.
+func (w *Worker) attempt(ctx, work context.Context, d *delivery, env *envelope.Envelope, base int) verdict {
 	attempt := w.policy.FirstAttempt(base, receiveCount(d.msg))
 	if attempt > w.cfg.MaxAttempts {
 		return deadLetter(retry.Exhausted, "AttemptsExhausted", fmt.Sprintf("no attempt left after %d receives", receiveCount(d.msg)), attempt-1)
@@ -260,10 +288,12 @@ func (w *Worker) requeue(ctx context.Context, m types.Message, v verdict) error 
 // SES's error texts are redacted.
 func (w *Worker) logOutcome(d *delivery, v verdict) {
 	outcome := v.outcome.Class.String()
-	switch v.step {
-	case stepHandBack, stepRequeue:
+	switch {
+	case v.outcome.Code == "Duplicate":
+		outcome = "duplicate"
+	case v.step == stepHandBack, v.step == stepRequeue:
 		outcome = retry.Retry.String()
-	case stepDefer, stepRedefer:
+	case v.step == stepDefer, v.step == stepRedefer:
 		outcome = "deferred"
 	}
 	var region, action string
@@ -291,7 +321,7 @@ func (w *Worker) logOutcome(d *delivery, v verdict) {
 	if v.sesID != "" {
 		attrs = append(attrs, slog.String("ses_message_id", v.sesID))
 	}
-	if v.outcome.Class != retry.Sent {
+	if v.outcome.Class != retry.Sent || v.outcome.Code == "Duplicate" {
 		attrs = append(attrs, slog.String("reason", v.outcome.Class.String()), slog.String("code", v.outcome.Code), slog.String("error", redactAddresses(v.outcome.Message)))
 	}
 	if v.delay > 0 {

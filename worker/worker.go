@@ -27,6 +27,7 @@ import (
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/config"
+	"github.com/sesq/sesq/internal/idempotency"
 	"github.com/sesq/sesq/internal/metrics"
 	"github.com/sesq/sesq/internal/ratelimit"
 	"github.com/sesq/sesq/retry"
@@ -49,6 +50,18 @@ type Options struct {
 	Rand    func() float64      // backoff jitter; nil: math/rand
 	Policy  func(*retry.Policy) // adjusts the retry policy built from the configuration (tests)
 	Metrics *metrics.Metrics    // nil: none
+	// Idempotency remembers which envelope keys SES accepted, so that a
+	// redelivery is deleted, not sent again. nil: an in-memory store of the
+	// last 10 000 keys for an hour.
+	Idempotency Idempotency
+}
+
+// Idempotency is the duplicate-suppression store the worker uses
+// (internal/idempotency has the in-memory one).
+type Idempotency interface {
+	Begin(ctx context.Context, key string) (idempotency.State, error)
+	Done(ctx context.Context, key string) error
+	Release(ctx context.Context, key string) error
 }
 
 // Worker is one sesq worker process's machinery.
@@ -64,6 +77,7 @@ type Worker struct {
 	acks      *acks
 	flight    *inFlight
 	limits    *ratelimit.Limits
+	dedupe    Idempotency
 	credits   chan struct{} // one per message received and not finished
 	acquiring sync.Mutex    // one poller takes credits at a time
 
@@ -84,7 +98,7 @@ func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 			Initial: cfg.BackoffInitial, Max: cfg.BackoffMax, MaxAttempts: cfg.MaxAttempts,
 			InProcess: min(retry.DefaultInProcess, cfg.VisibilityTimeout/2), Jitter: 0.5, Rand: opts.Rand,
 		},
-		log: opts.Logger, now: opts.Now, metrics: opts.Metrics,
+		log: opts.Logger, now: opts.Now, metrics: opts.Metrics, dedupe: opts.Idempotency,
 	}
 	// Up to two batches wait for a sender, so that senders never wait on a
 	// poll while messages are queued.
@@ -97,6 +111,9 @@ func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 	}
 	if w.now == nil {
 		w.now = time.Now
+	}
+	if w.dedupe == nil {
+		w.dedupe = idempotency.NewMemory(10000, time.Hour, w.now)
 	}
 	w.limits = ratelimit.NewLimits(w.sendQuota, w.now, func(region string, rate float64, err error) {
 		if err != nil {
