@@ -713,3 +713,46 @@ func TestDuplicateEnvelopeIsSentOnce(t *testing.T) {
 		t.Error("duplicates dead-lettered")
 	}
 }
+
+// SES answers 503 in one region for a stretch: the other regions' mail flows
+// at full speed meanwhile; the failing region's messages wait without using
+// up their attempts, and are all sent once it recovers. Nothing is
+// dead-lettered.
+func TestRegionOutageIsIsolated(t *testing.T) {
+	t.Parallel()
+	b := emu.Setup(t)
+	b.Config.Concurrency = 8
+	b.Config.MaxAttempts = 3
+	down, up := arn("eu-west-1", "example.com"), arn("us-east-1", "example.com")
+	b.SES.FailAlways(down, sestest.ServiceUnavailable)
+	b.SES.Latency("", 10*time.Millisecond)
+	for i := 0; i < 60; i++ {
+		b.Enqueue(t, sendEmail(down, map[string]any{"id": fmt.Sprint("down-", i)}), sendEmail(up, map[string]any{"id": fmt.Sprint("up-", i)}))
+	}
+	start := time.Now()
+	b.StartWorker(t, worker.Options{})
+	sentIn := func(region string) int {
+		n := 0
+		for _, r := range b.SES.Sent() {
+			if r.Region == region {
+				n++
+			}
+		}
+		return n
+	}
+	testkit.Eventually(t, 20*time.Second, "the healthy region's mail", func() bool { return sentIn("us-east-1") == 60 })
+	healthy := time.Since(start)
+	failedCalls := len(b.SES.Requests()) - 60
+	time.Sleep(3 * time.Second) // the outage goes on
+	during := len(b.SES.Requests()) - 60 - failedCalls
+	b.SES.Recover(down)
+	testkit.Eventually(t, 60*time.Second, "the failed region's mail after recovery", func() bool { return sentIn("eu-west-1") == 60 && b.Empty(t) })
+	t.Logf("healthy region done in %v during the outage; %d failed calls before the breaker opened, %d probes in 3 s of outage; all 60 sent after recovery in %v",
+		healthy.Round(time.Millisecond), failedCalls, during, time.Since(start).Round(time.Millisecond))
+	if dl := b.DeadLetters(t); len(dl) != 0 {
+		t.Errorf("%d dead-lettered during an outage", len(dl))
+	}
+	if during > 10 {
+		t.Errorf("%d calls to the failing region in 3 s: it is hammered", during)
+	}
+}

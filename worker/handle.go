@@ -105,7 +105,14 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
 	case st == idempotency.InProgress:
 		return verdict{step: stepHandBack, outcome: retry.Outcome{Class: retry.Retry, Code: "InProgress", Message: "the same envelope id is being sent"}, attempts: base, delay: w.cfg.SendTimeout}
 	}
+	finished := false
+	defer func() {
+		if !finished { // a panic in the send: give the key back
+			w.dedupe.Release(context.WithoutCancel(work), env.Key())
+		}
+	}()
 	v := w.attempt(ctx, work, d, env, base)
+	finished = true
 	if v.outcome.Class == retry.Sent {
 		err = w.dedupe.Done(work, env.Key())
 	} else {
@@ -127,6 +134,11 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery, env *envelope.E
 	limit := w.limits.For(work, env.Region())
 	throttles := 0
 	for {
+		if ok, wait := w.breakers.Allow(env.Region()); !ok {
+			// SES in this region keeps failing: back to the queue, no
+			// attempt used, until the breaker lets a probe through.
+			return verdict{step: stepRequeue, outcome: retry.Outcome{Class: retry.Retry, Code: "RegionUnavailable", Message: "SES in " + env.Region() + " keeps failing; sends there paused"}, attempts: attempt - 1, delay: wait}
+		}
 		ticket, err := limit.Wait(ctx)
 		if err != nil { // stopping before the send: hand back unsent
 			return verdict{step: stepRequeue, outcome: retry.Outcome{Class: retry.Retry, Code: "Shutdown", Message: "stopped before the send"}, attempts: attempt - 1}
@@ -144,6 +156,14 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery, env *envelope.E
 			w.metrics.SendRate(env.Region(), limit.Rate())
 		case o.Class == retry.Sent:
 			limit.Succeeded(ticket)
+		}
+		switch {
+		case o.Class == retry.Retry && !rateThrottled && ctx.Err() == nil && work.Err() == nil:
+			if w.breakers.Failure(env.Region()) {
+				w.log.Error("SES keeps failing in a region; sends there paused", "region", env.Region(), "code", o.Code)
+			}
+		case o.Class != retry.Unavailable:
+			w.breakers.Success(env.Region()) // SES answered: the region works
 		}
 		if rateThrottled && throttles < maxThrottleRetries && work.Err() == nil && ctx.Err() == nil {
 			// Not sent, and the limiter has slowed down: go again at the

@@ -26,6 +26,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/internal/breaker"
 	"github.com/sesq/sesq/internal/config"
 	"github.com/sesq/sesq/internal/idempotency"
 	"github.com/sesq/sesq/internal/metrics"
@@ -77,6 +78,7 @@ type Worker struct {
 	acks      *acks
 	flight    *inFlight
 	limits    *ratelimit.Limits
+	breakers  *breaker.Breakers
 	dedupe    Idempotency
 	credits   chan struct{} // one per message received and not finished
 	acquiring sync.Mutex    // one poller takes credits at a time
@@ -112,6 +114,7 @@ func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 	if w.now == nil {
 		w.now = time.Now
 	}
+	w.breakers = breaker.New(w.now)
 	if w.dedupe == nil {
 		w.dedupe = idempotency.NewMemory(10000, time.Hour, w.now)
 	}

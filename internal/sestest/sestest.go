@@ -134,6 +134,13 @@ func (s *Server) FailAlways(identity string, f Fault) {
 	s.script(identity).always = &f
 }
 
+// Recover clears every fault scripted for identity.
+func (s *Server) Recover(identity string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.scripts, identity)
+}
+
 // FailEvery answers every n-th send for identity with f; the others succeed.
 func (s *Server) FailEvery(identity string, n int, f Fault) {
 	s.mu.Lock()
