@@ -40,7 +40,7 @@ const (
 )
 
 func newAcks(q Queue, url string, log *slog.Logger) *acks {
-	a := &acks{q: q, url: url, log: log, flushEvery: 10 * time.Millisecond,
+	a := &acks{q: q, url: url, log: log, flushEvery: 50 * time.Millisecond,
 		in: make(chan ack, 256), done: make(chan struct{}), slots: make(chan struct{}, ackCallsLimit)}
 	go a.run()
 	return a

@@ -68,7 +68,7 @@ func tuneGC() {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(32 << 20)
+		debug.SetMemoryLimit(24 << 20)
 	}
 }
 

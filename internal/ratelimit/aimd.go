@@ -25,6 +25,9 @@ const (
 	IncreaseFraction = 0.005
 	// MinRate is the floor of the rate.
 	MinRate = 1.0
+	// Headroom: the rate grows to this share of the quota, not all of it, so
+	// that pacing jitter against SES's own bucket does not throttle.
+	Headroom = 0.97
 	// BurstSeconds of the rate may be sent at once after an idle spell.
 	BurstSeconds = 0.05
 )
@@ -52,6 +55,8 @@ type AIMD struct {
 func New(maxRate float64, now func() time.Time) *AIMD {
 	if maxRate <= 0 {
 		maxRate = math.Inf(1)
+	} else {
+		maxRate *= Headroom
 	}
 	t := now()
 	return &AIMD{now: now, max: maxRate, rate: maxRate, tokens: burst(maxRate), last: t, lastGrow: t, window: t}
