@@ -4,6 +4,8 @@ import (
 	"context"
 	"sort"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // Group is dead letters that share a reason, error code, region and
@@ -24,16 +26,7 @@ type Group struct {
 func Inspect(ctx context.Context, q Queue, url string) ([]Group, error) {
 	s := newScanner(q, url)
 	groups := map[Group]*Group{}
-	var err error
-	for {
-		msgs, e := s.next(ctx)
-		if e != nil {
-			err = e
-			break
-		}
-		if len(msgs) == 0 {
-			break
-		}
+	err := s.each(ctx, func(msgs []types.Message) bool {
 		for _, m := range msgs {
 			e := Describe(m)
 			k := Group{Reason: e.Reason, ErrorCode: e.ErrorCode, Region: e.Region, Identity: e.Identity}
@@ -50,10 +43,8 @@ func Inspect(ctx context.Context, q Queue, url string) ([]Group, error) {
 				g.Newest = e.FailedAt
 			}
 		}
-	}
-	if rerr := s.release(context.WithoutCancel(ctx)); err == nil {
-		err = rerr
-	}
+		return true
+	}, nil)
 	out := make([]Group, 0, len(groups))
 	for _, g := range groups {
 		out = append(out, *g)

@@ -86,7 +86,6 @@ func Replay(ctx context.Context, q Queue, dlqURL string, opts ReplayOptions) (Re
 		batchMax = max(1, int(opts.Rate))
 	}
 	var pending []types.Message
-	var err error
 	flush := func() {
 		if len(pending) == 0 {
 			return
@@ -113,16 +112,7 @@ func Replay(ctx context.Context, q Queue, dlqURL string, opts ReplayOptions) (Re
 			opts.Progress(sum)
 		}
 	}
-scan:
-	for ctx.Err() == nil {
-		msgs, e := s.next(ctx)
-		if e != nil {
-			err = e
-			break
-		}
-		if len(msgs) == 0 {
-			break
-		}
+	err := s.each(ctx, func(msgs []types.Message) bool {
 		for _, m := range msgs {
 			entry := Describe(m)
 			switch {
@@ -134,7 +124,7 @@ scan:
 				sum.SkippedInvalid++
 			default:
 				if opts.Max > 0 && sum.Moved+sum.Failed+len(pending) >= opts.Max {
-					break scan
+					return false
 				}
 				pending = append(pending, m)
 				if len(pending) == batchMax {
@@ -142,14 +132,8 @@ scan:
 				}
 			}
 		}
-	}
-	flush()
-	if rerr := s.release(context.WithoutCancel(ctx)); err == nil {
-		err = rerr
-	}
-	if err == nil {
-		err = ctx.Err()
-	}
+		return true
+	}, flush) // what is pending moves before the rest is released
 	sum.Elapsed = now().Sub(start)
 	return sum, err
 }
@@ -218,16 +202,8 @@ type PurgeSummary struct {
 func Purge(ctx context.Context, q Queue, url string, f Filter, now time.Time) (PurgeSummary, error) {
 	var sum PurgeSummary
 	s := newScanner(q, url)
-	var err error
-	for ctx.Err() == nil {
-		msgs, e := s.next(ctx)
-		if e != nil {
-			err = e
-			break
-		}
-		if len(msgs) == 0 {
-			break
-		}
+	var delErr error
+	err := s.each(ctx, func(msgs []types.Message) bool {
 		var del []types.DeleteMessageBatchRequestEntry
 		var entries []Entry
 		for _, m := range msgs {
@@ -240,13 +216,13 @@ func Purge(ctx context.Context, q Queue, url string, f Filter, now time.Time) (P
 			entries = append(entries, e)
 		}
 		if len(del) == 0 {
-			continue
+			return true
 		}
-		out, derr := q.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del})
-		if derr != nil {
+		out, err := q.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del})
+		if err != nil {
 			sum.Failed += len(del)
-			err = fmt.Errorf("delete from %s: %w", url, derr)
-			break
+			delErr = fmt.Errorf("delete from %s: %w", url, err)
+			return false
 		}
 		bad := map[string]bool{}
 		for _, f := range out.Failed {
@@ -260,12 +236,10 @@ func Purge(ctx context.Context, q Queue, url string, f Filter, now time.Time) (P
 			s.forget(entries[i].MessageID)
 			sum.Deleted = append(sum.Deleted, entries[i])
 		}
-	}
-	if rerr := s.release(context.WithoutCancel(ctx)); err == nil {
-		err = rerr
-	}
-	if err == nil {
-		err = ctx.Err()
+		return true
+	}, nil)
+	if delErr != nil {
+		err = delErr
 	}
 	return sum, err
 }

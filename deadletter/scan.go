@@ -64,6 +64,34 @@ func (s *scanner) next(ctx context.Context) ([]types.Message, error) {
 	return nil, nil
 }
 
+// each calls fn with each page of messages not seen before, until the queue
+// is done, fn returns false, or ctx ends; then it calls finish (when not
+// nil) and makes what is still held visible again. The error is the first
+// failure to receive or release, else ctx's.
+func (s *scanner) each(ctx context.Context, fn func([]types.Message) bool, finish func()) error {
+	var err error
+	for ctx.Err() == nil {
+		msgs, e := s.next(ctx)
+		if e != nil {
+			err = e
+			break
+		}
+		if len(msgs) == 0 || !fn(msgs) {
+			break
+		}
+	}
+	if finish != nil {
+		finish()
+	}
+	if rerr := s.release(context.WithoutCancel(ctx)); err == nil {
+		err = rerr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
+}
+
 // forget drops a message the caller deleted.
 func (s *scanner) forget(id string) { s.held[id] = "" }
 
