@@ -26,7 +26,7 @@ func durations(l *AIMD, n int) []int64 {
 func TestPacesAtTheRate(t *testing.T) {
 	c := newClock()
 	l := New(10/Headroom, c.now) // a quota whose headroom leaves 10/s
-	got := durations(l, 4) // burst of 1 token at 10/s, then 100 ms apart
+	got := durations(l, 4)       // burst of 1 token at 10/s, then 100 ms apart
 	want := []int64{0, 100, 200, 300}
 	for i := range want {
 		if got[i] != want[i] {
