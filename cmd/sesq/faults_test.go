@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dyntypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -75,43 +78,77 @@ func tally(t *testing.T, b *testkit.Bundle, ses *sestest.Server, n int) (sent, d
 }
 
 // kill -9 in the middle of a backlog, then a restart: nothing is lost, and
-// the duplicates are bounded by what was in flight.
+// the duplicates are bounded by what was in flight; with the DynamoDB
+// idempotency store (dynalite) fewer of them get through.
 func TestKill9MidRunLosesNothing(t *testing.T) {
-	ses, err := sestest.Start()
+	dyn, err := emulator.StartDynalite(t.Context(), emu.Dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ses.Close()
-	ses.Latency("", 20*time.Millisecond)
-	b := emu.Setup(t)
-	const n = 2000
-	enqueueTokens(t, b, n)
-	env := sesqEnv(ses.URL, "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s", "SESQ_VISIBILITY_TIMEOUT=4s")
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "run")
-		cmd.Env = env
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
+	defer dyn.Stop()
+	for _, store := range []string{"memory", "dynamodb"} {
+		t.Run(store, func(t *testing.T) {
+			ses, err := sestest.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ses.Close()
+			ses.Latency("", 20*time.Millisecond)
+			b := emu.Setup(t)
+			const n = 2000
+			enqueueTokens(t, b, n)
+			env := sesqEnv(ses.URL, "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s", "SESQ_VISIBILITY_TIMEOUT=4s", "SESQ_SEND_TIMEOUT=2s")
+			if store == "dynamodb" {
+				env = append(env, "AWS_ENDPOINT_URL_DYNAMODB="+dyn.URL, "SESQ_IDEMPOTENCY_TABLE="+createIdempotencyTable(t, dyn.URL))
+			}
+			start := func() *exec.Cmd {
+				cmd := exec.Command(bin, "run")
+				cmd.Env = env
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				return cmd
+			}
+			first := start()
+			testkit.Eventually(t, 30*time.Second, "a third of the backlog sent", func() bool { return len(ses.Sent()) >= n/3 })
+			first.Process.Signal(syscall.SIGKILL)
+			first.Wait()
+			atKill := len(ses.Sent())
+			second := start()
+			testkit.Eventually(t, 60*time.Second, "the backlog to drain after the restart", func() bool { return b.Empty(t) })
+			second.Process.Signal(syscall.SIGTERM)
+			if err := second.Wait(); err != nil {
+				t.Errorf("restarted worker: %v", err)
+			}
+			sent, dead, lost, dup := tally(t, b, ses, n)
+			t.Logf("%s store: kill -9 after %d sends of %d: sent %d, dead-lettered %d, lost %d, duplicated %d", store, atKill, n, sent, dead, lost, dup)
+			// In flight at the kill: 32 sends, 20 prefetched, deletes not yet flushed.
+			if lost != 0 || sent+dead != n || dup > 100 {
+				t.Errorf("sent %d, dead %d, lost %d, duplicated %d", sent, dead, lost, dup)
+			}
+		})
 	}
-	first := start()
-	testkit.Eventually(t, 30*time.Second, "a third of the backlog sent", func() bool { return len(ses.Sent()) >= n/3 })
-	first.Process.Signal(syscall.SIGKILL)
-	first.Wait()
-	atKill := len(ses.Sent())
-	second := start()
-	testkit.Eventually(t, 60*time.Second, "the backlog to drain after the restart", func() bool { return b.Empty(t) })
-	second.Process.Signal(syscall.SIGTERM)
-	if err := second.Wait(); err != nil {
-		t.Errorf("restarted worker: %v", err)
+}
+
+// createIdempotencyTable makes the table the Terraform module makes.
+func createIdempotencyTable(t *testing.T, endpoint string) string {
+	t.Helper()
+	c := dynamodb.New(dynamodb.Options{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""), BaseEndpoint: aws.String(endpoint)})
+	name := fmt.Sprintf("sesq-idempotency-%d", time.Now().UnixNano())
+	_, err := c.CreateTable(t.Context(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: []dyntypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: dyntypes.ScalarAttributeTypeS}},
+		KeySchema:            []dyntypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: dyntypes.KeyTypeHash}},
+		BillingMode:          dyntypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	sent, dead, lost, dup := tally(t, b, ses, n)
-	t.Logf("kill -9 after %d sends of %d: sent %d, dead-lettered %d, lost %d, duplicated %d", atKill, n, sent, dead, lost, dup)
-	// In flight at the kill: 32 sends, 20 prefetched, deletes not yet flushed.
-	if lost != 0 || sent+dead != n || dup > 100 {
-		t.Errorf("sent %d, dead %d, lost %d, duplicated %d", sent, dead, lost, dup)
+	waiter := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
+	if err := waiter.Wait(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 10*time.Second); err != nil {
+		t.Fatal(err)
 	}
+	return name
 }
 
 // SIGTERM under load: exit 0 within the shutdown timeout, what was not

@@ -11,7 +11,10 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/sesq/sesq/internal/config"
+	"github.com/sesq/sesq/internal/idempotency"
 	"github.com/sesq/sesq/internal/metrics"
 	"github.com/sesq/sesq/worker"
 )
@@ -37,7 +40,14 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer closeTransport()
-	w := worker.New(cfg, q, transport, worker.Options{Logger: log, Metrics: m})
+	opts := worker.Options{Logger: log, Metrics: m}
+	if cfg.IdempotencyTable != "" {
+		opts.Idempotency = &idempotency.DynamoDB{
+			Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.IdempotencyTable,
+			TTL: cfg.IdempotencyTTL, InProgressTTL: 2 * cfg.SendTimeout,
+		}
+	}
+	w := worker.New(cfg, q, transport, opts)
 
 	if cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -42,6 +42,8 @@ type Config struct {
 	LogFormat         string        `envconfig:"LOG_FORMAT" default:"json"`             // json or text
 	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info"`              // debug, info, warn, error
 	SendRate          float64       `envconfig:"SEND_RATE"`                             // SES sends per second per region to start from; 0: GetSendQuota's MaxSendRate
+	IdempotencyTable  string        `envconfig:"IDEMPOTENCY_TABLE"`                     // DynamoDB table shared by the fleet; empty: in memory
+	IdempotencyTTL    time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h"`         // how long a sent envelope id is remembered
 	Transport         string        `envconfig:"TRANSPORT" default:"api"`               // api or smtp
 	SMTPPort          int           `envconfig:"SMTP_PORT" default:"587"`               // 587, 2587 (STARTTLS), 465, 2465 (TLS)
 	SMTPEndpoint      string        `envconfig:"SMTP_ENDPOINT"`                         // HOST:PORT, {region} allowed; empty: email-smtp.REGION.amazonaws.com
@@ -168,6 +170,9 @@ func (c Config) Validate(purpose Purpose) error {
 		if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
 			bad("HTTP_ADDR", "must be HOST:PORT or :PORT (empty turns it off), got %q", c.HTTPAddr)
 		}
+	}
+	if c.IdempotencyTTL < time.Minute {
+		bad("IDEMPOTENCY_TTL", "must be at least 1m, got %s", c.IdempotencyTTL)
 	}
 	if c.SendRate < 0 {
 		bad("SEND_RATE", "must not be negative, got %v", c.SendRate)

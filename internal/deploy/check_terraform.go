@@ -22,6 +22,9 @@ var wantTaskPermissions = []string{
 	"ses:SendRawEmail on var.identity_arns",
 	"ses:SendTemplatedEmail on var.identity_arns",
 	"ses:GetSendQuota on *", // account-level: no resource-level permissions
+	"dynamodb:PutItem on aws_dynamodb_table.idempotency.arn",
+	"dynamodb:GetItem on aws_dynamodb_table.idempotency.arn",
+	"dynamodb:DeleteItem on aws_dynamodb_table.idempotency.arn",
 }
 
 // CheckModule lists what is wrong with the wiring of the sesq Terraform
@@ -178,6 +181,13 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 	}
 	if !refersTo(env["SESQ_QUEUE_URL"], "aws_sqs_queue.source.url") || !refersTo(env["SESQ_DLQ_URL"], "aws_sqs_queue.dlq.url") {
 		bad("SESQ_QUEUE_URL and SESQ_DLQ_URL must be the module's queues")
+	}
+	if !refersTo(env["SESQ_IDEMPOTENCY_TABLE"], "aws_dynamodb_table.idempotency.name") {
+		bad("SESQ_IDEMPOTENCY_TABLE is not the module's table")
+	}
+	if tbl := m.Block("resource", "aws_dynamodb_table", "idempotency"); tbl == nil || literalString(attr(tbl, "hash_key")) != "pk" ||
+		literalString(attr(child(tbl, "ttl"), "attribute_name")) != "expires" {
+		bad(`want resource aws_dynamodb_table "idempotency" with hash key pk and TTL attribute expires (what internal/idempotency writes)`)
 	}
 	if !refersTo(env["SESQ_VISIBILITY_TIMEOUT"], "var.visibility_timeout_seconds") {
 		bad("SESQ_VISIBILITY_TIMEOUT is not the queue's visibility timeout")

@@ -26,6 +26,8 @@ locals {
     SESQ_LOG_LEVEL          = var.log_level
     SESQ_LOG_FORMAT         = var.log_format
     SESQ_SEND_RATE          = tostring(var.send_rate)
+    SESQ_IDEMPOTENCY_TABLE  = aws_dynamodb_table.idempotency.name
+    SESQ_IDEMPOTENCY_TTL    = var.idempotency_ttl
     SESQ_TRANSPORT          = var.transport
     SESQ_SMTP_PORT          = tostring(var.smtp_port)
     SESQ_SMTP_ENDPOINT      = var.smtp_endpoint
@@ -65,6 +67,28 @@ resource "aws_sqs_queue" "source" {
       condition     = var.max_receive_count > var.max_attempts
       error_message = "max_receive_count must exceed max_attempts: the worker's own dead-letter routing comes first."
     }
+  }
+}
+
+# Duplicate suppression for the fleet: one item per envelope id that SES
+# accepted (or that a task is sending), expiring through DynamoDB's TTL.
+resource "aws_dynamodb_table" "idempotency" {
+  name         = "${var.name}-idempotency"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
+  }
+
+  server_side_encryption {
+    enabled = true
   }
 }
 
@@ -112,6 +136,11 @@ data "aws_iam_policy_document" "task" {
     sid       = "SendAsDelegate"
     actions   = ["ses:SendEmail", "ses:SendRawEmail", "ses:SendTemplatedEmail"]
     resources = var.identity_arns
+  }
+  statement {
+    sid       = "SuppressDuplicates"
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.idempotency.arn]
   }
   # The send-rate limiter starts from the account's quota per region;
   # GetSendQuota has no resource-level permissions.

@@ -223,3 +223,9 @@ variable "send_rate" {
   type        = number
   default     = 0
 }
+
+variable "idempotency_ttl" {
+  description = "SESQ_IDEMPOTENCY_TTL: how long the fleet's idempotency table remembers a sent envelope id (a redelivery within it is deleted unsent)."
+  type        = string
+  default     = "24h"
+}
