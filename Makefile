@@ -15,7 +15,7 @@ TOFU          = $(TOOLS_DIR)/tofu-$(TOFU_VERSION)
 
 EMULATORS = localstack/node_modules/.installed
 
-.PHONY: all build test vet fmt-check tf-fmt demo deps tools fuzz bench bench-rate bench-go clean
+.PHONY: all build test guarantees vet fmt-check tf-fmt demo deps tools fuzz bench bench-rate bench-go clean
 
 all: build
 
@@ -56,6 +56,14 @@ fmt-check:
 # each landed and stops everything. DEMO_FLAGS=-keep leaves it running.
 demo: deps build
 	$(GO) run ./internal/demo -sesq bin/sesq $(DEMO_FLAGS)
+
+# The fault and hostile-input tests again, printing their counts (lost,
+# duplicated, dead-lettered) as README's Guarantees section quotes them.
+GUARANTEES = TestKill9MidRunLosesNothing|TestSIGTERMUnderLoad|TestSQSOutage|TestRegionOutageIsIsolated|TestNothingLostInAMixedRun|TestHostileEnvelopes|TestHostileEnvelopesAreDeadLettered|TestDuplicateEnvelopeIsSentOnce
+guarantees: deps
+	@$(GO) test -count=1 -v -run '^($(GUARANTEES))$$' ./cmd/sesq/ ./worker/ ./envelope/ > .guarantees.log 2>&1; rc=$$?; \
+	grep -E '(lost|duplicated) [0-9]|hostile envelopes|during the outage|^--- |^(ok|FAIL)' .guarantees.log | sed 's/^ *//'; \
+	rm -f .guarantees.log; exit $$rc
 
 # Each fuzz target for FUZZTIME.
 fuzz:
