@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzScanHeaders$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzParseIdentityARN$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzDuplicateKeyScan$$' -fuzztime $(FUZZTIME)
 
 # The benchmark harness in ../shared/bench (see its README) against sesq and
 # the peers in the same run: backlog 20 000, SES latency 50 ms, concurrency 32.

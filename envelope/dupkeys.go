@@ -3,8 +3,6 @@ package envelope
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"strings"
 )
 
@@ -12,54 +10,69 @@ import (
 // nested objects). Go's decoder keeps the last of duplicated keys, and
 // matches names case-insensitively, so {"sourceArn": A, "SOURCEARN": B}
 // would silently send for B while a producer's checks saw A.
+//
+// body must already be valid JSON (the decoder has accepted it): this is a
+// byte scan that allocates only for keys with escapes.
 func checkDuplicateKeys(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	_, err := walkValue(dec)
-	return err
+	type frame struct {
+		object    bool
+		expectKey bool
+		keys      [][]byte
+	}
+	var stack []frame
+	var keyBuf [8]frame // most envelopes nest 4 deep at most
+	stack = keyBuf[:0]
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; c {
+		case '{', '[':
+			stack = append(stack, frame{object: c == '{', expectKey: c == '{'})
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].expectKey = true
+			}
+		case '"':
+			end, escaped := stringEnd(body, i)
+			if n := len(stack); n > 0 && stack[n-1].expectKey {
+				f := &stack[n-1]
+				key := body[i+1 : end]
+				if escaped {
+					var s string
+					if json.Unmarshal(body[i:end+1], &s) == nil {
+						key = []byte(s)
+					}
+				}
+				for _, k := range f.keys {
+					if bytes.EqualFold(k, key) {
+						name := string(key)
+						if len(name) > 64 || !validName(name) {
+							name = ""
+						}
+						return &Error{Reason: strings.TrimSpace("not a JSON envelope: duplicate field " + name)}
+					}
+				}
+				f.keys = append(f.keys, key)
+				f.expectKey = false
+			}
+			i = end
+		}
+	}
+	return nil
 }
 
-// walkValue reads one value; for objects it checks the keys.
-func walkValue(dec *json.Decoder) (json.Token, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil
-	}
-	switch d {
-	case '{':
-		seen := map[string]bool{}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			key, _ := k.(string)
-			lower := strings.ToLower(key)
-			if seen[lower] {
-				name := key
-				if len(name) > 64 || !validName(name) {
-					name = ""
-				}
-				return nil, &Error{Reason: strings.TrimSpace("not a JSON envelope: duplicate field " + name)}
-			}
-			seen[lower] = true
-			if _, err := walkValue(dec); err != nil {
-				return nil, err
-			}
-		}
-	case '[':
-		for dec.More() {
-			if _, err := walkValue(dec); err != nil {
-				return nil, err
-			}
+// stringEnd returns the index of the quote that closes the string starting
+// at body[start], and whether it holds escapes.
+func stringEnd(body []byte, start int) (int, bool) {
+	escaped := false
+	for j := start + 1; j < len(body); j++ {
+		switch body[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j, escaped
 		}
 	}
-	if _, err := dec.Token(); err != nil && !errors.Is(err, io.EOF) { // the closing delimiter
-		return nil, err
-	}
-	return tok, nil
+	return len(body) - 1, escaped
 }
