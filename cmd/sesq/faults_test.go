@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -101,20 +100,12 @@ func TestKill9MidRunLosesNothing(t *testing.T) {
 			if store == "dynamodb" {
 				env = append(env, "AWS_ENDPOINT_URL_DYNAMODB="+dyn.URL, "SESQ_IDEMPOTENCY_TABLE="+createIdempotencyTable(t, dyn.URL))
 			}
-			start := func() *exec.Cmd {
-				cmd := exec.Command(bin, "run")
-				cmd.Env = env
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				return cmd
-			}
-			first := start()
+			first, _ := startWorker(t, env)
 			testkit.Eventually(t, 30*time.Second, "a third of the backlog sent", func() bool { return len(ses.Sent()) >= n/3 })
 			first.Process.Signal(syscall.SIGKILL)
 			first.Wait()
 			atKill := len(ses.Sent())
-			second := start()
+			second, _ := startWorker(t, env)
 			testkit.Eventually(t, 60*time.Second, "the backlog to drain after the restart", func() bool { return b.Empty(t) })
 			second.Process.Signal(syscall.SIGTERM)
 			if err := second.Wait(); err != nil {
@@ -164,13 +155,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	const n = 1000
 	enqueueTokens(t, b, n)
 	env := sesqEnv(ses.URL, "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s", "SESQ_SHUTDOWN_TIMEOUT=5s", "SESQ_VISIBILITY_TIMEOUT=60s")
-	cmd := exec.Command(bin, "run")
-	cmd.Env = env
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, _ := startWorker(t, env)
 	testkit.Eventually(t, 20*time.Second, "sends under way", func() bool { return len(ses.Sent()) >= 200 })
 	began := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -187,9 +172,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		t.Errorf("took %v, %d still invisible, %d visible + %d sent < %d", took, f, v, sentBefore, n)
 	}
 	// A second worker finishes the rest: nothing lost.
-	cmd = exec.Command(bin, "run")
-	cmd.Env = env
-	cmd.Start()
+	cmd, _ = startWorker(t, env)
 	testkit.Eventually(t, 30*time.Second, "the rest sent", func() bool { return b.Empty(t) })
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
@@ -260,18 +243,11 @@ func TestSQSOutage(t *testing.T) {
 	proxy := startProxy(t, emu.Fauxqs.URL)
 	port, _ := emulator.FreePort()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "run")
 	// A long poll cut off by the outage can still take messages at fauxqs
 	// and answer nobody: they come back after the visibility timeout, kept
 	// short here.
-	cmd.Env = sesqEnv(ses.URL, "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s", "SESQ_VISIBILITY_TIMEOUT=5s",
-		"AWS_ENDPOINT_URL_SQS=http://"+proxy.addr, "SESQ_HTTP_ADDR="+addr)
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, logs := startWorker(t, sesqEnv(ses.URL, "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s", "SESQ_VISIBILITY_TIMEOUT=5s",
+		"AWS_ENDPOINT_URL_SQS=http://"+proxy.addr, "SESQ_HTTP_ADDR="+addr))
 	testkit.Eventually(t, 10*time.Second, "ready", func() bool { return status(addr, "/readyz") == 200 })
 	proxy.down()
 	enqueueTokens(t, b, 20) // straight to fauxqs: producers still reach it

@@ -151,13 +151,7 @@ func TestQueuesEnqueueRunWithSESLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(bin, "run")
-	cmd.Env = env
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, logs := startWorker(t, env)
 	type stored struct {
 		Emails []struct {
 			From    string `json:"from"`
@@ -216,13 +210,7 @@ func TestSIGTERMDrainsInFlightSends(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		b.Enqueue(t, fmt.Sprintf(`{"version":1,"action":"SendRawEmail","sourceArn":%q,"raw":"RnJvbTogYUBleGFtcGxlLmNvbQ0KDQpoaQ==","id":"m%d"}`, id, i))
 	}
-	cmd := exec.Command(bin, "run")
-	cmd.Env = sesqEnv(ses.URL, "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s", "SESQ_SHUTDOWN_TIMEOUT=10s")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, logs := startWorker(t, sesqEnv(ses.URL, "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s", "SESQ_SHUTDOWN_TIMEOUT=10s"))
 	testkit.Eventually(t, 10*time.Second, "five sends in flight", func() bool { return len(ses.Requests()) == 5 })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
@@ -242,13 +230,7 @@ func TestSIGTERMDrainsInFlightSends(t *testing.T) {
 func TestStartsWhileSESIsUnreachable(t *testing.T) {
 	b := emu.Setup(t)
 	b.Enqueue(t, `{"version":1,"action":"SendRawEmail","sourceArn":"arn:aws:ses:us-east-1:123456789012:identity/example.com","raw":"RnJvbTogYUBleGFtcGxlLmNvbQ0KDQpoaQ=="}`)
-	cmd := exec.Command(bin, "run")
-	cmd.Env = sesqEnv("http://127.0.0.1:1", "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s", "SESQ_MAX_ATTEMPTS=100")
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, logs := startWorker(t, sesqEnv("http://127.0.0.1:1", "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s", "SESQ_MAX_ATTEMPTS=100"))
 	testkit.Eventually(t, 10*time.Second, "a retried connection error in the logs", func() bool {
 		return strings.Contains(logs.String(), "ConnectionError")
 	})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -75,14 +74,7 @@ func TestMetricsHealthAndLogsOfAMixedRun(t *testing.T) {
 
 	port, _ := emulator.FreePort()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "run")
-	cmd.Env = sesqEnv(ses.URL, "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s", "SESQ_HTTP_ADDR="+addr, "SESQ_LOG_LEVEL=info")
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, logs := startWorker(t, sesqEnv(ses.URL, "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s", "SESQ_HTTP_ADDR="+addr, "SESQ_LOG_LEVEL=info"))
 	testkit.Eventually(t, 20*time.Second, "the queue to drain", func() bool { return b.Empty(t) && len(ses.Sent()) == 5 })
 	time.Sleep(200 * time.Millisecond)
 

@@ -28,14 +28,8 @@ func TestRunOverSMTP(t *testing.T) {
 	os.WriteFile(ca, srv.CAPEM, 0o644)
 	b := emu.Setup(t)
 	b.Enqueue(t, `{"version":1,"action":"SendRawEmail","sourceArn":"arn:aws:ses:eu-west-1:123456789012:identity/example.com","raw":"RnJvbTogYUBleGFtcGxlLmNvbQ0KVG86IHJAZXhhbXBsZS5uZXQNCg0KaGk="}`)
-	cmd := exec.Command(bin, "run")
-	cmd.Env = sesqEnv("http://127.0.0.1:1", "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s",
-		"SESQ_TRANSPORT=smtp", "SESQ_SMTP_ENDPOINT="+srv.Addr, "SSL_CERT_FILE="+ca)
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, logs := startWorker(t, sesqEnv("http://127.0.0.1:1", "SESQ_QUEUE_URL="+b.QueueURL, "SESQ_DLQ_URL="+b.DLQURL, "SESQ_WAIT_TIME=1s",
+		"SESQ_TRANSPORT=smtp", "SESQ_SMTP_ENDPOINT="+srv.Addr, "SSL_CERT_FILE="+ca))
 	testkit.Eventually(t, 15*time.Second, "the message over SMTP", func() bool { return len(srv.Accepted()) == 1 && b.Empty(t) })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
@@ -49,12 +43,8 @@ func TestRunOverSMTP(t *testing.T) {
 	// Without SSL_CERT_FILE the server's certificate is not trusted: nothing is sent.
 	b2 := emu.Setup(t)
 	b2.Enqueue(t, `{"version":1,"action":"SendRawEmail","sourceArn":"arn:aws:ses:eu-west-1:123456789012:identity/example.com","raw":"RnJvbTogYUBleGFtcGxlLmNvbQ0KVG86IHJAZXhhbXBsZS5uZXQNCg0KaGk="}`)
-	cmd = exec.Command(bin, "run")
-	cmd.Env = sesqEnv("http://127.0.0.1:1", "SESQ_QUEUE_URL="+b2.QueueURL, "SESQ_DLQ_URL="+b2.DLQURL, "SESQ_WAIT_TIME=1s",
-		"SESQ_TRANSPORT=smtp", "SESQ_SMTP_ENDPOINT="+srv.Addr, "SSL_CERT_FILE="+filepath.Join(t.TempDir(), "none.pem"))
-	var logs2 syncBuffer
-	cmd.Stderr = &logs2
-	cmd.Start()
+	cmd, logs2 := startWorker(t, sesqEnv("http://127.0.0.1:1", "SESQ_QUEUE_URL="+b2.QueueURL, "SESQ_DLQ_URL="+b2.DLQURL, "SESQ_WAIT_TIME=1s",
+		"SESQ_TRANSPORT=smtp", "SESQ_SMTP_ENDPOINT="+srv.Addr, "SSL_CERT_FILE="+filepath.Join(t.TempDir(), "none.pem")))
 	testkit.Eventually(t, 10*time.Second, "a certificate error", func() bool { return strings.Contains(logs2.String(), "TLSVerification") })
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()

@@ -2,7 +2,9 @@ package main_test
 
 import (
 	"bytes"
+	"os/exec"
 	"sync"
+	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -25,4 +27,24 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// startWorker starts `sesq run` with env and returns it with its stderr (the
+// logs); a worker the test did not wait for is killed when the test ends.
+func startWorker(t *testing.T, env []string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(bin, "run")
+	cmd.Env = env
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, logs
 }
