@@ -172,7 +172,9 @@ func TestDLQReplayFilters(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
+			// Not parallel: a dozen replays at once against one fauxqs have
+			// lost a ReceiveMessage answer ("use of closed network
+			// connection"), which hides the messages for the scan's hold.
 			b := emu.Setup(t)
 			seedDLQ(t, b, standardSeeds())
 			out, errOut, code := sesq(t, dlqEnv(b), "", append([]string{"dlq", "replay"}, c.args...)...)

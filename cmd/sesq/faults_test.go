@@ -87,12 +87,7 @@ func TestKill9MidRunLosesNothing(t *testing.T) {
 	defer dyn.Stop()
 	for _, store := range []string{"memory", "dynamodb"} {
 		t.Run(store, func(t *testing.T) {
-			ses, err := sestest.Start()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ses.Close()
-			ses.Latency("", 20*time.Millisecond)
+			ses := startSES(t, 20*time.Millisecond)
 			b := emu.Setup(t)
 			const n = 2000
 			enqueueTokens(t, b, n)
@@ -145,12 +140,7 @@ func createIdempotencyTable(t *testing.T, endpoint string) string {
 // SIGTERM under load: exit 0 within the shutdown timeout, what was not
 // finished is visible again at once, nothing is lost.
 func TestSIGTERMUnderLoad(t *testing.T) {
-	ses, err := sestest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ses.Close()
-	ses.Latency("", 50*time.Millisecond)
+	ses := startSES(t, 50*time.Millisecond)
 	b := emu.Setup(t)
 	const n = 1000
 	enqueueTokens(t, b, n)
@@ -234,11 +224,7 @@ func (p *downProxy) up(t *testing.T) {
 // SQS refuses connections for a stretch: the worker stays up, reports not
 // ready, retries with backoff, and resumes when SQS is back.
 func TestSQSOutage(t *testing.T) {
-	ses, err := sestest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ses.Close()
+	ses := startSES(t, 0)
 	b := emu.Setup(t)
 	proxy := startProxy(t, emu.Fauxqs.URL)
 	port, _ := emulator.FreePort()

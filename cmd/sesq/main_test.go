@@ -19,7 +19,6 @@ import (
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/emulator"
-	"github.com/sesq/sesq/internal/sestest"
 	"github.com/sesq/sesq/internal/testkit"
 )
 
@@ -199,12 +198,7 @@ func TestQueuesEnqueueRunWithSESLocal(t *testing.T) {
 // SIGTERM lets sends in flight finish and exits 0; the worker starts and
 // stays up while SES is unreachable.
 func TestSIGTERMDrainsInFlightSends(t *testing.T) {
-	ses, err := sestest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ses.Close()
-	ses.Latency("", 2*time.Second)
+	ses := startSES(t, 2*time.Second)
 	b := emu.Setup(t)
 	id := "arn:aws:ses:eu-west-1:123456789012:identity/example.com"
 	for i := 0; i < 5; i++ {

@@ -54,11 +54,7 @@ func status(addr, path string) int {
 // A mixed run through the binary: /metrics counts what happened, the probes
 // and `sesq health` answer, and the logs carry no recipient, subject or body.
 func TestMetricsHealthAndLogsOfAMixedRun(t *testing.T) {
-	ses, err := sestest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ses.Close()
+	ses := startSES(t, 0)
 	b := emu.Setup(t)
 	ok, denied, flaky := idEast, "arn:aws:ses:eu-west-1:123456789012:identity/denied.example", "arn:aws:ses:ap-southeast-2:123456789012:identity/flaky.example"
 	ses.FailAlways(denied, sestest.AccessDenied)

@@ -5,8 +5,11 @@ import (
 	"os/exec"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sesq/sesq/internal/sestest"
 )
 
 type sqstypesName = types.QueueAttributeName
@@ -47,4 +50,17 @@ func startWorker(t *testing.T, env []string) (*exec.Cmd, *syncBuffer) {
 		}
 	})
 	return cmd, logs
+}
+
+// startSES starts an SES test endpoint answering after latency, closed when
+// the test ends.
+func startSES(t *testing.T, latency time.Duration) *sestest.Server {
+	t.Helper()
+	ses, err := sestest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ses.Close)
+	ses.Latency("", latency)
+	return ses
 }
