@@ -31,8 +31,11 @@ $(EMULATORS): localstack/package.json localstack/package-lock.json
 # Everything: format (Go and Terraform), vet, and every test (unit, fuzz seeds,
 # end to end against the emulators, which the tests start themselves, and the
 # deployment checks), with the race detector.
+# Packages run one at a time (-p 1): each starts its own emulators, and on a
+# 2-core machine a single-threaded fauxqs under several suites at once has
+# lost answers (a receive whose messages then stay hidden).
 test: deps fmt-check tf-fmt vet
-	SESQ_TOFU=$(TOFU) $(GO) test -race -count=1 ./...
+	SESQ_TOFU=$(TOFU) $(GO) test -race -count=1 -p 1 ./...
 
 tools: $(TOFU)
 $(TOFU):
