@@ -153,7 +153,6 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery, env *envelope.E
 		switch {
 		case rateThrottled:
 			limit.Throttled(ticket)
-			w.metrics.SendRate(env.Region(), limit.Rate())
 		case o.Class == retry.Sent:
 			limit.Succeeded(ticket)
 		}

@@ -122,10 +122,10 @@ func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 		if err != nil {
 			w.log.Warn("no send quota; the rate adapts from the first throttle", "region", region, "err", err)
 		} else {
-			w.log.Info("send rate", "region", region, "max_per_s", rate)
+			w.log.Info("send rate", "region", region, "max_per_s", rate, "start_per_s", rate*ratelimit.StartFraction)
 		}
-		w.metrics.SendRate(region, rate)
 	})
+	w.metrics.ObserveSendRates(w.limits.Rates)
 
 	return w
 }

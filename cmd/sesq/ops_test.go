@@ -94,6 +94,10 @@ func TestMetricsHealthAndLogsOfAMixedRun(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, m[k], v)
 		}
 	}
+	// The limiters' current rates: the throttled region's was cut.
+	if east, ap := m[`sesq_ses_send_rate{region="us-east-1"}`], m[`sesq_ses_send_rate{region="ap-southeast-2"}`]; ap <= 0 || ap >= east {
+		t.Errorf("send rates: us-east-1 %v, ap-southeast-2 (throttled) %v", east, ap)
+	}
 	if m[`sesq_sqs_requests_total{action="ReceiveMessage"}`] < 1 || m[`sesq_sqs_requests_total{action="DeleteMessageBatch"}`] < 1 {
 		t.Errorf("SQS calls not counted: %v", m)
 	}

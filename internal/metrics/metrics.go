@@ -6,6 +6,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/smithy-go/middleware"
@@ -24,7 +25,7 @@ type Metrics struct {
 	throttles  *prometheus.CounterVec
 	sqsCalls   *prometheus.CounterVec
 	deadLetter *prometheus.CounterVec
-	sendRate   *prometheus.GaugeVec
+	sendRate   *rateCollector
 }
 
 // New creates the metrics on a fresh registry, with the Go runtime and
@@ -63,10 +64,9 @@ func New() *Metrics {
 			Help: "Messages written to the dead-letter queue, by reason.",
 		}, []string{"reason"}),
 	}
-	m.sendRate = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "sesq_ses_send_rate",
-		Help: "Current SES send rate limit per region, messages per second (0: unknown, not limited yet).",
-	}, []string{"region"})
+	m.sendRate = &rateCollector{desc: prometheus.NewDesc("sesq_ses_send_rate",
+		"Current SES send rate limit per region, messages per second (0: unknown, not limited yet).",
+		[]string{"region"}, nil)}
 	m.reg.MustRegister(m.sendRate, m.messages, m.sesSeconds, m.inFlight, m.queueLag, m.throttles, m.sqsCalls, m.deadLetter,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -119,16 +119,34 @@ func (m *Metrics) QueueLag(d time.Duration) {
 	}
 }
 
-// SendRate records a region's current send rate limit (+Inf is shown as 0:
-// unknown).
-func (m *Metrics) SendRate(region string, rate float64) {
-	if m == nil {
+// ObserveSendRates makes the metrics show the regions' current send rate
+// limits, read from rates at each scrape (+Inf is shown as 0: unknown).
+func (m *Metrics) ObserveSendRates(rates func() map[string]float64) {
+	if m != nil {
+		m.sendRate.rates.Store(&rates)
+	}
+}
+
+// rateCollector reads the send rates when scraped: they change with every
+// throttle and every second of growth.
+type rateCollector struct {
+	desc  *prometheus.Desc
+	rates atomic.Pointer[func() map[string]float64]
+}
+
+func (c *rateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *rateCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.rates.Load()
+	if f == nil {
 		return
 	}
-	if math.IsInf(rate, 0) {
-		rate = 0
+	for region, rate := range (*f)() {
+		if math.IsInf(rate, 0) {
+			rate = 0
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, rate, region)
 	}
-	m.sendRate.WithLabelValues(region).Set(rate)
 }
 
 // DeadLetter counts one dead-letter write.

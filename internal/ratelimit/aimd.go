@@ -1,9 +1,10 @@
-// Package ratelimit paces SES sends per region with additive-increase,
-// multiplicative-decrease (AIMD): SES limits an account's sends per second
+// Package ratelimit paces SES sends per region with an increase/decrease
+// controller in the AIMD family: SES limits an account's sends per second
 // per region, shared by every task of a fleet, and no task knows how many
-// others there are. Each cuts its rate when SES throttles it and raises it
-// slowly while SES does not, so that a fleet converges on the account rate
-// without coordinating.
+// others there are. Each starts below the quota; when SES throttles, it
+// cuts, then sets its rate from what SES accepted from it meanwhile (its
+// share of the account's rate); without throttles it grows slowly. A fleet
+// thereby converges on the account rate without coordinating.
 package ratelimit
 
 import (
@@ -13,22 +14,39 @@ import (
 	"time"
 )
 
-// Tuning of the limiter.
+// Tuning of the limiter, chosen with the fleet simulation in fleet_test.go
+// (one, two and four tasks, three regions, one account bucket; also checked
+// at 20 and 100 ms latency and 50 and 500/s quotas).
 const (
-	// Decrease multiplies the rate on throttling.
-	Decrease = 0.7
-	// CutInterval is the least time between two cuts: throttles come in
-	// bunches from a bucket shared with other senders.
-	CutInterval = 250 * time.Millisecond
-	// IncreaseFraction of the quota is added per second without throttling
-	// (1 msg/s at least).
+	// StartFraction of the quota is the rate a limiter starts at: a fleet
+	// of tasks that all start at the full quota sends several times too
+	// fast, and SES's full bucket hides the overshoot until it is empty.
+	StartFraction = 0.3
+	// StartIncrease of the quota is added per second until the first
+	// throttle: a lone task reaches the quota in seven seconds.
+	StartIncrease = 0.1
+	// Decrease multiplies the rate at the first throttle of an episode
+	// (throttles less than EpisodeQuiet apart).
+	Decrease     = 0.8
+	EpisodeQuiet = time.Second
+	// Every MeasureFor of an episode, the rate becomes ShareDecrease times
+	// the rate SES accepted meanwhile (that is this task's share of the
+	// account's rate, whatever the others send), cutting by no more than
+	// MaxCut at once: short measurements are noisy.
+	MeasureFor    = 100 * time.Millisecond
+	ShareDecrease = 0.95
+	MaxCut        = 0.8
+	// IncreaseFraction of the rate SES sustained at the last measurement
+	// is added per second without throttles (MinStep msgs/s at least).
+	// Relative to the task's own share rather than the quota, so a fleet
+	// of any size probes the account's rate as fast as one task would.
 	IncreaseFraction = 0.005
+	MinStep          = 0.1
+	// UsedForGrowth: the rate grows only while sends use this share of it;
+	// otherwise it is not what holds them back, and growing it proves nothing.
+	UsedForGrowth = 0.8
 	// MinRate is the floor of the rate.
 	MinRate = 1.0
-	// Headroom: the rate grows to this share of the quota. (0.97 was tried
-	// against the benchmark's SES stub: throughput fell to 93 % with as many
-	// throttles, which come from regions and workers sharing the account.)
-	Headroom = 1.0
 	// BurstSeconds of the rate may be sent at once after an idle spell.
 	BurstSeconds = 0.05
 )
@@ -41,26 +59,29 @@ type AIMD struct {
 	rate     float64 // current; +Inf while unknown and never throttled
 	tokens   float64
 	last     time.Time // of the last refill
-	lastCut  time.Time
+	lastCut  time.Time // zero until the first throttle
+	ceiling  float64   // the rate SES accepted at the last measurement
 	lastGrow time.Time
+	// the throttling episode: since when accepted sends are counted
+	epStart, lastThrottle time.Time
+	epAccepted            int
 	// measured send rate, for a first cut when the quota is unknown
 	window      time.Time
 	windowSends int
 	measured    float64
 }
 
-// New starts a limiter at maxRate messages per second (the quota from
-// GetSendQuota, or SESQ_SEND_RATE); 0 or less means unknown: no limit until
-// the first throttle, which then cuts the measured rate. now is the clock
-// (time.Now in production).
+// New starts a limiter at StartFraction of maxRate messages per second (the
+// quota from GetSendQuota, or SESQ_SEND_RATE); 0 or less means unknown: no
+// limit until the first throttle, which then cuts the measured rate. now is
+// the clock (time.Now in production).
 func New(maxRate float64, now func() time.Time) *AIMD {
+	rate := maxRate * StartFraction
 	if maxRate <= 0 {
-		maxRate = math.Inf(1)
-	} else {
-		maxRate *= Headroom
+		maxRate, rate = math.Inf(1), math.Inf(1)
 	}
 	t := now()
-	return &AIMD{now: now, max: maxRate, rate: maxRate, tokens: burst(maxRate), last: t, lastGrow: t, window: t}
+	return &AIMD{now: now, max: maxRate, rate: rate, tokens: burst(rate), last: t, lastGrow: t, window: t}
 }
 
 func burst(rate float64) float64 {
@@ -127,50 +148,88 @@ func (l *AIMD) count(now time.Time) {
 	l.windowSends++
 }
 
-// Throttled records that SES refused a send for the rate: the rate is cut,
-// unless the send went out before the last cut (sends in flight then are
-// answered for the old rate, not the new one).
+// Throttled records that SES refused a send for the rate. Sends made before
+// the last cut were answered for the old rate and are ignored. The first
+// throttle of an episode cuts by Decrease at once; later ones, every
+// MeasureFor, set the rate from what SES accepted meanwhile: a fleet that
+// starts several times too fast comes down in a step or two, without the
+// repeated blind cuts that leave it far below the account's rate.
 func (l *AIMD) Throttled(t Ticket) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if !t.at.After(l.lastCut) || now.Sub(l.lastCut) < CutInterval {
+	if !t.at.After(l.lastCut) {
 		return
 	}
 	if math.IsInf(l.rate, 1) {
 		// Unknown quota: start from what was being sent.
-		m := l.measured
-		if el := now.Sub(l.window).Seconds(); el > 0.2 {
-			m = math.Max(m, float64(l.windowSends)/el)
-		}
-		l.rate = math.Max(MinRate, m)
+		l.rate = math.Max(MinRate, l.used(now))
 		l.tokens = 0
 		l.last = now
 	}
-	l.rate = math.Max(MinRate, l.rate*Decrease)
+	if l.epStart.IsZero() || now.Sub(l.lastThrottle) > EpisodeQuiet {
+		// A new episode: cut at once, and measure what SES accepts from
+		// now on.
+		l.epStart, l.epAccepted = now, 0
+		l.cut(now, l.rate*Decrease)
+	} else if el := now.Sub(l.epStart); el >= MeasureFor {
+		accepted := float64(l.epAccepted) / el.Seconds()
+		l.ceiling = accepted
+		l.cut(now, math.Min(l.rate, math.Max(MaxCut*l.rate, ShareDecrease*accepted)))
+		l.epStart, l.epAccepted = now, 0
+	}
+	l.lastThrottle = now
+}
+
+func (l *AIMD) cut(now time.Time, rate float64) {
+	l.rate = math.Max(MinRate, rate)
 	l.tokens = math.Min(l.tokens, burst(l.rate))
 	l.lastCut, l.lastGrow = now, now
 }
 
-// Succeeded records an accepted send: the rate grows by IncreaseFraction of
-// the quota per second since the last growth or cut, up to the quota.
+// Succeeded records an accepted send. Without throttles for EpisodeQuiet
+// the rate grows: by StartIncrease of the quota per second until the first
+// throttle, by IncreaseFraction of the accepted rate after it, up to the
+// quota.
 func (l *AIMD) Succeeded(t Ticket) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now()
+	l.epAccepted++
+	if !t.at.After(l.lastCut) || now.Sub(l.lastThrottle) <= EpisodeQuiet {
+		return // sent at the old rate, or throttles lately: no growth
+	}
+	l.grow(now)
+}
+
+func (l *AIMD) grow(now time.Time) {
 	if math.IsInf(l.rate, 1) || l.rate >= l.max {
 		return
 	}
-	now := l.now()
-	if !t.at.After(l.lastCut) {
-		return // sent at the old rate: says nothing about the new one
+	frac := IncreaseFraction
+	if l.lastCut.IsZero() {
+		frac = StartIncrease
 	}
-	step := IncreaseFraction * l.max
-	if math.IsInf(l.max, 1) {
-		step = IncreaseFraction * l.rate
+	step := frac * l.max
+	if !l.lastCut.IsZero() || math.IsInf(l.max, 1) {
+		step = frac * math.Max(l.ceiling, l.rate)
 	}
 	el := now.Sub(l.lastGrow).Seconds()
-	l.rate = math.Min(l.max, l.rate+math.Max(1, step)*el)
 	l.lastGrow = now
+	if l.used(now) < UsedForGrowth*l.rate {
+		return // the rate is not what holds the sends back: no evidence for more
+	}
+	l.rate = math.Min(l.max, l.rate+math.Max(MinStep, step)*el)
+}
+
+// used is the send rate of the last full one-second window, or of the
+// current one when it is long enough to tell and higher.
+func (l *AIMD) used(now time.Time) float64 {
+	m := l.measured
+	if el := now.Sub(l.window).Seconds(); el > 0.2 {
+		m = math.Max(m, float64(l.windowSends)/el)
+	}
+	return m
 }
 
 // Limits is one limiter per region, created on first use.

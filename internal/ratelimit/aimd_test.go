@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"math"
-	"sort"
 	"testing"
 	"time"
 )
@@ -25,8 +24,8 @@ func durations(l *AIMD, n int) []int64 {
 
 func TestPacesAtTheRate(t *testing.T) {
 	c := newClock()
-	l := New(10/Headroom, c.now) // a quota whose headroom leaves 10/s
-	got := durations(l, 4)       // burst of 1 token at 10/s, then 100 ms apart
+	l := New(10/StartFraction, c.now) // starts at 10/s
+	got := durations(l, 4)            // burst of 1 token at 10/s, then 100 ms apart
 	want := []int64{0, 100, 200, 300}
 	for i := range want {
 		if got[i] != want[i] {
@@ -39,46 +38,127 @@ func TestPacesAtTheRate(t *testing.T) {
 	}
 }
 
-func TestCutsOncePerWindowAndGrowsBack(t *testing.T) {
+// sendFor sends as fast as l lets it for d, every send accepted after
+// latency; it returns how many went out.
+func sendFor(c *clock, l *AIMD, d, latency time.Duration) int {
+	end := c.now().Add(d)
+	n := 0
+	for c.now().Before(end) {
+		w, tk := l.Reserve()
+		c.add(w + latency)
+		l.Succeeded(tk)
+		n++
+	}
+	return n
+}
+
+func TestStartsLowAndRampsToTheQuota(t *testing.T) {
 	c := newClock()
-	l := New(100/Headroom, c.now) // 100/s after the headroom
-	_, before := l.Reserve()
-	_, alsoBefore := l.Reserve()
-	c.add(10 * time.Millisecond)
-	l.Throttled(before)
-	l.Throttled(alsoBefore) // went out before the cut: same event
-	if !near(l.Rate(), 70) {
-		t.Fatalf("rate after throttles = %v, want 70", l.Rate())
+	l := New(100, c.now)
+	if !near(l.Rate(), 100*StartFraction) {
+		t.Fatalf("starts at %v, want %v", l.Rate(), 100*StartFraction)
 	}
-	c.add(time.Second)
-	_, after := l.Reserve()
-	c.add(50 * time.Millisecond)
-	l.Throttled(after)
-	if !near(l.Rate(), 49) {
-		t.Fatalf("rate after a throttle of a later send = %v, want 49", l.Rate())
+	sendFor(c, l, 3*time.Second, 0)
+	if r := l.Rate(); r < 55 || r > 65 {
+		t.Errorf("after 3 s unthrottled: %v, want about 60 (+%v/s)", r, 100*StartIncrease)
 	}
-	// Growth of IncreaseFraction of the quota per second since the cut.
-	c.add(10 * time.Second)
-	_, tk := l.Reserve()
-	c.add(50 * time.Millisecond)
-	l.Succeeded(tk)
-	if want := 49 + math.Max(1, IncreaseFraction*100/Headroom)*10.05; !near(l.Rate(), want) {
-		t.Errorf("rate after 10 s of success = %v, want %v", l.Rate(), want)
-	}
-	c.add(time.Hour)
-	_, tk = l.Reserve()
-	l.Succeeded(tk)
+	sendFor(c, l, 5*time.Second, 0)
 	if !near(l.Rate(), 100) {
-		t.Errorf("rate grew to %v, want capped at 100", l.Rate())
+		t.Errorf("after 8 s unthrottled: %v, want the quota", l.Rate())
 	}
-	for i := 0; i < 50; i++ {
-		c.add(time.Second)
+}
+
+// acceptFor reports n accepted sends spread over d.
+func acceptFor(c *clock, l *AIMD, n int, d time.Duration) {
+	for range n {
+		c.add(d / time.Duration(n))
 		_, tk := l.Reserve()
-		c.add(time.Millisecond)
-		l.Throttled(tk)
+		l.Succeeded(tk)
+	}
+}
+
+// throttleNow reports a throttle of a send made just now.
+func throttleNow(c *clock, l *AIMD) {
+	_, tk := l.Reserve()
+	c.add(time.Millisecond)
+	l.Throttled(tk)
+}
+
+func TestCutsToWhatSESAccepts(t *testing.T) {
+	c := newClock()
+	l := New(100/StartFraction, c.now) // 100/s at the start
+	_, early := l.Reserve()
+	throttleNow(c, l) // the first throttle of an episode: Decrease at once
+	want := 100 * Decrease
+	if !near(l.Rate(), want) {
+		t.Fatalf("first cut to %v, want %v", l.Rate(), want)
+	}
+	l.Throttled(early) // sent before the cut: answered for the old rate
+	if !near(l.Rate(), want) {
+		t.Fatalf("a throttle of a send before the cut moved the rate to %v", l.Rate())
+	}
+	// Within MeasureFor of the episode's start a throttle changes nothing.
+	acceptFor(c, l, 2, MeasureFor/4)
+	throttleNow(c, l)
+	if !near(l.Rate(), want) {
+		t.Fatalf("cut to %v before MeasureFor", l.Rate())
+	}
+	// SES accepted about 79/s since: the rate becomes 95 % of that.
+	acceptFor(c, l, 8, MeasureFor)
+	throttleNow(c, l)
+	el := (MeasureFor/4 + time.Millisecond + MeasureFor + time.Millisecond).Seconds()
+	if w := ShareDecrease * 10 / el; !near(l.Rate(), w) {
+		t.Fatalf("measured cut to %v, want %v", l.Rate(), w)
+	}
+	want = l.Rate()
+	// SES accepted far less: the cut is bounded by MaxCut.
+	acceptFor(c, l, 1, MeasureFor)
+	throttleNow(c, l)
+	if w := want * MaxCut; !near(l.Rate(), w) {
+		t.Fatalf("cut to %v, want at most MaxCut: %v", l.Rate(), w)
+	}
+	want = l.Rate()
+	// SES accepted more than the rate: no cut, no growth.
+	acceptFor(c, l, 50, MeasureFor)
+	throttleNow(c, l)
+	if !near(l.Rate(), want) {
+		t.Fatalf("rate moved to %v, want %v", l.Rate(), want)
+	}
+	// Episodes apart: each starts with Decrease, down to the floor.
+	for range 200 {
+		c.add(2 * EpisodeQuiet)
+		throttleNow(c, l)
 	}
 	if l.Rate() != MinRate {
 		t.Errorf("rate fell to %v, want the floor %v", l.Rate(), MinRate)
+	}
+}
+
+func TestGrowsFromTheAcceptedRateOnlyWhileUsed(t *testing.T) {
+	c := newClock()
+	l := New(200, c.now) // 60/s at the start
+	throttleNow(c, l)    // 48/s
+	acceptFor(c, l, 5, MeasureFor)
+	throttleNow(c, l) // SES accepted about 49.5/s: 47/s
+	el := (MeasureFor + time.Millisecond).Seconds()
+	accepted := 5 / el
+	cut := ShareDecrease * accepted
+	if !near(l.Rate(), cut) {
+		t.Fatalf("cut to %v, want %v", l.Rate(), cut)
+	}
+	// Idle for a minute: nothing proves more would be accepted.
+	c.add(time.Minute)
+	_, tk := l.Reserve()
+	c.add(50 * time.Millisecond)
+	l.Succeeded(tk)
+	if !near(l.Rate(), cut) {
+		t.Fatalf("grew to %v while idle", l.Rate())
+	}
+	// Sending at the rate for 10 s: +IncreaseFraction of the accepted rate per second.
+	sendFor(c, l, 10*time.Second, 0)
+	want := cut + 10*math.Max(MinStep, IncreaseFraction*accepted)
+	if r := l.Rate(); math.Abs(r-want) > 0.1 {
+		t.Errorf("after 10 s used: %v, want about %v", r, want)
 	}
 }
 
@@ -94,88 +174,7 @@ func TestUnknownQuotaStartsFromTheMeasuredRate(t *testing.T) {
 		c.add(10 * time.Millisecond)
 	}
 	l.Throttled(tk)
-	if r := l.Rate(); r < 65 || r > 75 {
-		t.Errorf("first cut to %v, want about 70 (0.7 × the 100/s sent)", r)
-	}
-}
-
-// sesBucket is SES's account limit as the benchmark stub models it: a token
-// bucket of rate tokens per second holding one second's worth.
-type sesBucket struct {
-	rate, tokens float64
-	last         time.Time
-}
-
-func (b *sesBucket) take(now time.Time) bool {
-	b.tokens = math.Min(b.rate, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true
-	}
-	return false
-}
-
-// Workers that each start at the quota, with SES answering 50 ms later,
-// converge on the account's rate with few throttles, on a simulated clock
-// over 100 s. Most throttles of a fleet come at the start, when every worker
-// begins at the full quota: they amortize over longer runs.
-func TestFleetConvergesOnTheAccountRate(t *testing.T) {
-	bounds := map[int][2]float64{1: {0.95, 0.005}, 2: {0.93, 0.01}, 4: {0.90, 0.05}} // least rate, most throttled share
-	for _, workers := range []int{1, 2, 4} {
-		c := newClock()
-		const quota, latency, senders = 200.0, 50 * time.Millisecond, 32
-		ses := &sesBucket{rate: quota, tokens: quota, last: c.now()}
-		type event struct {
-			at     time.Time
-			worker int
-			ok     bool
-			send   bool // a sender is free to reserve again
-			ticket Ticket
-		}
-		var events []event
-		limits := make([]*AIMD, workers)
-		for w := range limits {
-			limits[w] = New(quota, c.now)
-			for s := 0; s < senders; s++ {
-				events = append(events, event{at: c.now(), worker: w, send: true})
-			}
-		}
-		accepted, throttled := 0, 0
-		end := c.now().Add(100 * time.Second)
-		for len(events) > 0 {
-			sort.SliceStable(events, func(i, j int) bool { return events[i].at.Before(events[j].at) })
-			e := events[0]
-			events = events[1:]
-			if e.at.After(end) {
-				break
-			}
-			c.t = e.at
-			l := limits[e.worker]
-			if !e.send { // SES's answer arrives
-				if e.ok {
-					l.Succeeded(e.ticket)
-				} else {
-					l.Throttled(e.ticket)
-				}
-				events = append(events, event{at: c.now(), worker: e.worker, send: true})
-				continue
-			}
-			d, tk := l.Reserve()
-			at := c.now().Add(d)
-			ok := ses.take(at)
-			if ok {
-				accepted++
-			} else {
-				throttled++
-			}
-			events = append(events, event{at: at.Add(latency), worker: e.worker, ok: ok, ticket: tk})
-		}
-		rate := float64(accepted) / 100
-		share := float64(throttled) / float64(accepted+throttled)
-		t.Logf("%d workers: %.1f msgs/s accepted (%.1f %% of %v), %d throttled (%.2f %% of sends)", workers, rate, 100*rate/quota, quota, throttled, 100*share)
-		if b := bounds[workers]; rate < b[0]*quota || share > b[1] {
-			t.Errorf("%d workers: %.1f msgs/s and %.2f %% throttled; want >= %.0f %% of %v and <= %.1f %%", workers, rate, 100*share, 100*b[0], quota, 100*b[1])
-		}
+	if r, want := l.Rate(), 100*Decrease; math.Abs(r-want) > 5 {
+		t.Errorf("first cut to %v, want about %v (Decrease × the 100/s sent)", r, want)
 	}
 }
