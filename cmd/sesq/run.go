@@ -15,6 +15,7 @@ import (
 
 	"github.com/sesq/sesq/internal/config"
 	"github.com/sesq/sesq/internal/idempotency"
+	"github.com/sesq/sesq/internal/logbuf"
 	"github.com/sesq/sesq/internal/metrics"
 	"github.com/sesq/sesq/worker"
 )
@@ -32,7 +33,11 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	tuneGC()
-	log := cfg.Logger(stderr).With("service", "sesq", "version", versionString())
+	// One line per message: batched into a write every 100 ms rather than
+	// a system call each (lines are out within 100 ms, and at exit).
+	logOut := logbuf.New(stderr, 100*time.Millisecond)
+	defer logOut.Close()
+	log := cfg.Logger(logOut).With("service", "sesq", "version", versionString())
 	m := metrics.New()
 	q := newSQS(awsCfg, m.SQSMiddleware)
 	transport, closeTransport, err := newTransport(ctx, cfg, awsCfg)
