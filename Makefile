@@ -15,7 +15,7 @@ TOFU          = $(TOOLS_DIR)/tofu-$(TOFU_VERSION)
 
 EMULATORS = localstack/node_modules/.installed
 
-.PHONY: all build test guarantees vet fmt-check tf-fmt demo deps tools fuzz bench bench-rate bench-go clean
+.PHONY: all build test guarantees vet fmt-check tf-fmt demo deps tools fuzz bench bench-rate bench-profile bench-go clean
 
 all: build
 
@@ -91,9 +91,17 @@ bench-rate: build
 	$(GO) run -C $(BENCH) . -concurrency 256 -runs 1 -env SESQ_HTTP_ADDR= -worker "sesq=$(CURDIR)/bin/sesq run"
 	$(GO) run -C $(BENCH) . -mode ceiling -n 20000 -runs 1
 
+# One benchmark run of a binary that writes CPU and allocation profiles
+# (built with -tags profile; see cmd/sesq/profile.go).
+bench-profile:
+	$(GO) build -tags profile -o bin/sesq-profile ./cmd/sesq
+	$(GO) run -C $(BENCH) . -runs 1 -env SESQ_HTTP_ADDR= -env SESQ_CPUPROFILE=$(CURDIR)/bin/cpu.prof \
+		-env SESQ_MEMPROFILE=$(CURDIR)/bin/allocs.prof -worker "sesq=$(CURDIR)/bin/sesq-profile run" $(BENCH_FLAGS)
+	@echo "then: go tool pprof -top -cum bin/sesq-profile bin/cpu.prof"
+
 # Go micro-benchmarks of the hot pure code (decoding, validation, header scan).
-bench-go:
-	$(GO) test ./envelope/ -run '^$$' -bench . -benchmem
+bench-go: deps
+	$(GO) test ./envelope/ ./worker/ -run '^$$' -bench . -benchmem
 
 clean:
 	rm -rf bin

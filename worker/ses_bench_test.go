@@ -33,8 +33,10 @@ func (cannedSES) Do(r *http.Request) (*http.Response, error) {
 
 func BenchmarkAPISendEmail(b *testing.B) {
 	cfg := aws.Config{
-		Region:       "us-east-1",
-		Credentials:  aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret", Source: "test"}, nil }),
+		Region: "us-east-1",
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret", Source: "test"}, nil
+		}),
 		BaseEndpoint: aws.String("http://127.0.0.1:1"),
 	}
 	clients := NewSESClients(cfg, 32)
