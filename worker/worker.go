@@ -191,7 +191,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// sendQuota is where each region's rate starts: SESQ_SEND_RATE, else the
+// sendQuota is each region's quota the limiter works under: SESQ_SEND_RATE, else the
 // transport's quota (GetSendQuota), else unknown.
 func (w *Worker) sendQuota(ctx context.Context, region string) (float64, error) {
 	if w.cfg.SendRate > 0 {

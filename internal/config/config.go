@@ -41,7 +41,7 @@ type Config struct {
 	HTTPAddr          string        `envconfig:"HTTP_ADDR" default:":9090"`             // /metrics, /healthz, /readyz; empty: off
 	LogFormat         string        `envconfig:"LOG_FORMAT" default:"json"`             // json or text
 	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info"`              // debug, info, warn, error
-	SendRate          float64       `envconfig:"SEND_RATE"`                             // SES sends per second per region to start from; 0: GetSendQuota's MaxSendRate
+	SendRate          float64       `envconfig:"SEND_RATE"`                             // SES send rate quota per region; 0: GetSendQuota's MaxSendRate
 	IdempotencyTable  string        `envconfig:"IDEMPOTENCY_TABLE"`                     // DynamoDB table shared by the fleet; empty: in memory
 	IdempotencyTTL    time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h"`         // how long a sent envelope id is remembered
 	Transport         string        `envconfig:"TRANSPORT" default:"api"`               // api or smtp

@@ -219,7 +219,7 @@ variable "smtp_credentials_secret_arn" {
 }
 
 variable "send_rate" {
-  description = "SESQ_SEND_RATE: SES sends per second per region each task starts from; 0: the account's quota from GetSendQuota. Each task adapts it (AIMD) when SES throttles."
+  description = "SESQ_SEND_RATE: the SES send rate quota per region each task works under; 0: the account's quota from GetSendQuota. Each task starts below it and adapts to SES's throttles."
   type        = number
   default     = 0
 }
