@@ -76,9 +76,22 @@ func (r fleetResult) throttledShare() float64 { return float64(r.throttled) / fl
 // of slots slots each, every region's limiter starting at quota, into one
 // bucket of rate quota and burst quota (full at the start).
 func simulateFleet(workers, slots, regions, n int, quota float64, latency time.Duration, trace func(time.Duration, float64)) fleetResult {
+	return simulate(workers, slots, regions, n, quota, latency, false, trace)
+}
+
+// simulate is simulateFleet, with one bucket per region (as SES keeps)
+// when perRegion.
+func simulate(workers, slots, regions, n int, quota float64, latency time.Duration, perRegion bool, trace func(time.Duration, float64)) fleetResult {
 	c := newClock()
 	start := c.now()
-	b := &bucket{rate: quota, burst: quota, tokens: quota, last: start}
+	buckets := make([]*bucket, regions)
+	for r := range buckets {
+		if r == 0 || perRegion {
+			buckets[r] = &bucket{rate: quota, burst: quota, tokens: quota, last: start}
+		} else {
+			buckets[r] = buckets[0]
+		}
+	}
 	limiters := make([][]*AIMD, workers)
 	for w := range limiters {
 		limiters[w] = make([]*AIMD, regions)
@@ -112,7 +125,7 @@ func simulateFleet(workers, slots, regions, n int, quota float64, latency time.D
 		l := limiters[e.slot/slots][e.region]
 		switch e.kind {
 		case send:
-			push(&event{at: e.at.Add(latency), slot: e.slot, region: e.region, kind: answer, ok: b.take(e.at), ticket: e.ticket})
+			push(&event{at: e.at.Add(latency), slot: e.slot, region: e.region, kind: answer, ok: buckets[e.region].take(e.at), ticket: e.ticket})
 			continue
 		case answer:
 			if e.ok {
@@ -159,6 +172,27 @@ func TestFleetConvergesOnASharedAccountRate(t *testing.T) {
 			t.Logf("sum of the limiters' rates, each second: %v", rates)
 			if r.rate() < tc.minRate*200 {
 				t.Errorf("rate %.1f/s, want at least %.0f%% of 200/s", r.rate(), 100*tc.minRate)
+			}
+			if r.throttledShare() > tc.maxShare {
+				t.Errorf("%.2f%% of sends throttled, want at most %.1f%%", 100*r.throttledShare(), 100*tc.maxShare)
+			}
+		})
+	}
+}
+
+// With SES's own model, one bucket per region, a task is bound by its
+// senders (32 at 50 ms: 640/s for three regions of 200/s each, so 600/s),
+// and two tasks share each region's rate, with few throttles.
+func TestFleetWithABucketPerRegion(t *testing.T) {
+	for _, tc := range []struct {
+		workers           int
+		minRate, maxShare float64
+	}{{1, 0.95 * 600, 0.005}, {2, 0.93 * 600, 0.005}} {
+		t.Run(fmt.Sprintf("%d tasks", tc.workers), func(t *testing.T) {
+			r := simulate(tc.workers, 32, 3, 60000, 200, 50*time.Millisecond, true, nil)
+			t.Logf("%d sent in %.1fs: %.1f/s, %d throttled (%.2f%%); throttles by second %v", r.sent, r.elapsed.Seconds(), r.rate(), r.throttled, 100*r.throttledShare(), r.bySecond)
+			if r.rate() < tc.minRate {
+				t.Errorf("rate %.1f/s, want at least %.0f/s", r.rate(), tc.minRate)
 			}
 			if r.throttledShare() > tc.maxShare {
 				t.Errorf("%.2f%% of sends throttled, want at most %.1f%%", 100*r.throttledShare(), 100*tc.maxShare)
