@@ -2,13 +2,13 @@ package envelope_test
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sesq/sesq/envelope"
+	"github.com/sesq/sesq/internal/testkit"
 )
 
 const (
@@ -29,15 +29,7 @@ func env(over map[string]any) []byte {
 			"body":    map[string]any{"html": map[string]any{"data": "This email was sent with Amazon SES.", "charset": "UTF-8"}},
 		},
 	}
-	for k, v := range over {
-		if v == nil {
-			delete(e, k)
-		} else {
-			e[k] = v
-		}
-	}
-	b, _ := json.Marshal(e)
-	return b
+	return testkit.JSONWith(e, over)
 }
 
 func raw(headers string) string {

@@ -43,15 +43,7 @@ func sendEmail(identity string, extra map[string]any) string {
 			"body":    map[string]any{"html": map[string]any{"data": "This email was sent with Amazon SES.", "charset": "UTF-8"}},
 		},
 	}
-	for k, v := range extra {
-		if v == nil {
-			delete(e, k)
-		} else {
-			e[k] = v
-		}
-	}
-	b, _ := json.Marshal(e)
-	return string(b)
+	return string(testkit.JSONWith(e, extra))
 }
 
 // rawEmail is a SendRawEmail envelope whose message starts with headers.

@@ -72,15 +72,11 @@ type fleetResult struct {
 func (r fleetResult) rate() float64           { return float64(r.sent) / r.elapsed.Seconds() }
 func (r fleetResult) throttledShare() float64 { return float64(r.throttled) / float64(r.sent) }
 
-// simulateFleet sends n messages (regions round-robin) from workers workers
-// of slots slots each, every region's limiter starting at quota, into one
-// bucket of rate quota and burst quota (full at the start).
-func simulateFleet(workers, slots, regions, n int, quota float64, latency time.Duration, trace func(time.Duration, float64)) fleetResult {
-	return simulate(workers, slots, regions, n, quota, latency, false, trace)
-}
-
-// simulate is simulateFleet, with one bucket per region (as SES keeps)
-// when perRegion.
+// simulate sends n messages (regions round-robin) from workers workers of
+// slots slots each, every region's limiter working under quota, into one
+// bucket of rate quota and burst quota (full at the start), or one such
+// bucket per region (as SES keeps) when perRegion. trace, when set, gets the
+// sum of the limiters' rates every simulated second.
 func simulate(workers, slots, regions, n int, quota float64, latency time.Duration, perRegion bool, trace func(time.Duration, float64)) fleetResult {
 	c := newClock()
 	start := c.now()
@@ -165,7 +161,7 @@ func TestFleetConvergesOnASharedAccountRate(t *testing.T) {
 	}{{1, 0.95, 0.005}, {2, 0.95, 0.01}, {4, 0.90, 0.03}} {
 		t.Run(fmt.Sprintf("%d tasks", tc.workers), func(t *testing.T) {
 			var rates []string
-			r := simulateFleet(tc.workers, 32, 3, 20000, 200, 50*time.Millisecond, func(_ time.Duration, sum float64) {
+			r := simulate(tc.workers, 32, 3, 20000, 200, 50*time.Millisecond, false, func(_ time.Duration, sum float64) {
 				rates = append(rates, fmt.Sprintf("%.0f", sum))
 			})
 			t.Logf("%d sent in %.1fs: %.1f/s, %d throttled (%.2f%%); throttles by second %v", r.sent, r.elapsed.Seconds(), r.rate(), r.throttled, 100*r.throttledShare(), r.bySecond)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sesq/sesq/envelope"
 	"github.com/sesq/sesq/internal/sesmtp"
+	"github.com/sesq/sesq/internal/testkit"
 )
 
 // The derived SMTP password matches an independent computation of SES's
@@ -74,15 +75,7 @@ func sendEmail(over map[string]any) string {
 		"configurationSetName": "transactional",
 		"tags":                 []map[string]string{{"name": "campaign", "value": "receipt"}, {"name": "tenant", "value": "acme"}},
 	}
-	for k, v := range over {
-		if v == nil {
-			delete(e, k)
-		} else {
-			e[k] = v
-		}
-	}
-	b, _ := json.Marshal(e)
-	return string(b)
+	return string(testkit.JSONWith(e, over))
 }
 
 func TestMessageRendersSendEmail(t *testing.T) {

@@ -271,6 +271,23 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
+// JSONWith marshals base with the fields of over put in (a nil value
+// deletes the field): the tests' way to vary an envelope.
+func JSONWith(base, over map[string]any) []byte {
+	for k, v := range over {
+		if v == nil {
+			delete(base, k)
+		} else {
+			base[k] = v
+		}
+	}
+	b, err := json.Marshal(base)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // Attr returns a String message attribute's value.
 func Attr(m types.Message, name string) string {
 	if v, ok := m.MessageAttributes[name]; ok {
