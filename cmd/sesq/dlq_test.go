@@ -135,7 +135,7 @@ func TestDLQInspectConsumesNothing(t *testing.T) {
 		}
 	}
 	if total != 8 {
-		t.Errorf("%d messages grouped, want 8", total)
+		t.Errorf("%d messages grouped, want 8; stderr:\n%s", total, errOut)
 	}
 	// Nothing consumed, and visible again at once.
 	v, f, _ := b.Counts(t, b.DLQURL)
