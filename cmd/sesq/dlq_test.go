@@ -245,7 +245,7 @@ func TestDLQReplayRate(t *testing.T) {
 	}
 	seedDLQ(t, b, seeds)
 	start := time.Now()
-	_, errOut, code := sesq(t, dlqEnv(b), "", "dlq", "replay", "--rate", "4")
+	out, errOut, code := sesq(t, dlqEnv(b), "", "dlq", "replay", "--rate", "4")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -253,7 +253,7 @@ func TestDLQReplayRate(t *testing.T) {
 		t.Errorf("6 messages at 4/s took %v, want at least 1.25s", d)
 	}
 	if got := ids(t, b, b.QueueURL); len(got) != 6 {
-		t.Errorf("moved %d of 6", len(got))
+		t.Errorf("moved %d of 6; replay said:\n%s%s", len(got), out, errOut)
 	}
 }
 
