@@ -3,15 +3,14 @@ package worker
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/ses/types"
 
 	"github.com/sesq/sesq/envelope"
+	"github.com/sesq/sesq/internal/awsclient"
 )
 
 // Transport sends one envelope through SES, in its identity's region, and
@@ -78,13 +77,11 @@ var _ Mailers = (*SESClients)(nil)
 
 // NewSESClients prepares regional clients from the SDK configuration (its
 // credentials and endpoint settings, AWS_ENDPOINT_URL_SES included), keeping
-// up to maxConns idle connections per endpoint.
+// up to maxConns idle connections per endpoint, on the guarded HTTP client
+// (internal/awsclient).
 func NewSESClients(cfg aws.Config, maxConns int) *SESClients {
 	cfg = cfg.Copy()
-	cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConns = 4 * maxConns
-		t.MaxIdleConnsPerHost = maxConns
-	})
+	cfg.HTTPClient = awsclient.HTTPClient(maxConns)
 	return &SESClients{cfg: cfg, clients: map[string]*ses.Client{}}
 }
 

@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/sesq/sesq/internal/awsclient"
 	"github.com/sesq/sesq/internal/config"
 )
 
@@ -34,6 +33,10 @@ func loadAWS(ctx context.Context) (aws.Config, error) {
 	if cfg.Region == "" {
 		return cfg, &usageError{"AWS_REGION: required (the queue's region)"}
 	}
+	// Every client made from cfg (SQS, SES, DynamoDB) gets the guarded
+	// HTTP client: no call is sent twice because of smithy-go's request
+	// body (internal/awsclient).
+	cfg.HTTPClient = awsclient.HTTPClient(0)
 	return cfg, nil
 }
 
@@ -42,9 +45,6 @@ func loadAWS(ctx context.Context) (aws.Config, error) {
 func newSQS(cfg aws.Config, apiOptions ...func(*middleware.Stack) error) *sqs.Client {
 	cfg = cfg.Copy()
 	cfg.APIOptions = append(slices.Clip(cfg.APIOptions), apiOptions...)
-	cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConns = 64
-		t.MaxIdleConnsPerHost = 32
-	})
+	cfg.HTTPClient = awsclient.HTTPClient(32)
 	return sqs.NewFromConfig(cfg)
 }

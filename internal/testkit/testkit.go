@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sesq/sesq/internal/awsclient"
 	"github.com/sesq/sesq/internal/config"
 	"github.com/sesq/sesq/internal/emulator"
 	"github.com/sesq/sesq/internal/sestest"
@@ -166,6 +167,7 @@ func NewSQS(endpoint string) *sqs.Client {
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		BaseEndpoint: aws.String(endpoint),
+		HTTPClient:   awsclient.HTTPClient(0),
 	})
 }
 

@@ -27,6 +27,8 @@ import (
 	sestypes "github.com/aws/aws-sdk-go-v2/service/ses/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sesq/sesq/internal/awsclient"
 )
 
 type envelope struct {
@@ -52,6 +54,7 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
+	cfg.HTTPClient = awsclient.HTTPClient(0) // as sesq's clients (internal/awsclient)
 	queue := os.Getenv("SESQ_QUEUE_URL")
 	conc, _ := strconv.Atoi(os.Getenv("SESQ_CONCURRENCY"))
 	if conc <= 0 {
