@@ -18,10 +18,10 @@ import (
 
 // The String message attributes of a dead-lettered message.
 const (
-	AttrReason      = "sesq-reason"       // contract word: authorization, rejected, invalid, forbidden, expired, exhausted
-	AttrErrorCode   = "sesq-error-code"   // SES error code, or sesq's own (Invalid, Forbidden, Expired)
+	AttrReason      = "sesq-reason"       // contract word: authorization, rejected, invalid, forbidden, expired, exhausted, unavailable, quota
+	AttrErrorCode   = "sesq-error-code"   // SES error code, or sesq's own (retry.Code*)
 	AttrError       = "sesq-error"        // the error text, at most MaxErrorLength bytes
-	AttrAttempts    = "sesq-attempts"     // send attempts made over all deliveries
+	AttrAttempts    = "sesq-attempts"     // send calls made over all deliveries (an unfinished delivery counts one)
 	AttrFailedAt    = "sesq-failed-at"    // RFC 3339
 	AttrSourceQueue = "sesq-source-queue" // URL of the queue the message came from
 	// AttrReplays counts replays from the dead-letter queue; it is kept

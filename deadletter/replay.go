@@ -64,12 +64,10 @@ type ReplaySummary struct {
 // Skipped is every message left in place on purpose.
 func (s ReplaySummary) Skipped() int { return s.Filtered + s.SkippedReplays + s.SkippedInvalid }
 
-// sesq's failure attributes, dropped when a message is replayed.
-var failureAttrs = map[string]bool{AttrReason: true, AttrErrorCode: true, AttrError: true, AttrAttempts: true, AttrFailedAt: true, AttrSourceQueue: true}
-
 // Replay moves matching messages from the dead-letter queue at dlqURL to
-// opts.To: the body byte for byte, the producer's attributes, sesq's failure
-// attributes dropped and sesq-replays counted up. A message is deleted from
+// opts.To: the body byte for byte, the producer's attributes, sesq's own
+// attributes dropped (the failure attributes, a ledger) and sesq-replays
+// counted up: a replayed message starts with a fresh attempt budget. A message is deleted from
 // the dead-letter queue only after the target accepted it; whatever is not
 // moved is made visible again. The error reports a failure to read the
 // dead-letter queue; messages that failed to move are counted in Failed.
@@ -143,10 +141,8 @@ func move(ctx context.Context, q Queue, s *scanner, dlqURL, to string, msgs []ty
 	entries := make([]types.SendMessageBatchRequestEntry, len(msgs))
 	for i, m := range msgs {
 		attrs := map[string]types.MessageAttributeValue{}
-		for k, v := range m.MessageAttributes {
-			if !failureAttrs[k] {
-				attrs[k] = v
-			}
+		for _, k := range Carried(m.MessageAttributes) {
+			attrs[k] = m.MessageAttributes[k]
 		}
 		replays := 0
 		if v, ok := attrs[AttrReplays]; ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // The X-headers SES reads sending-authorization ARNs from in SendRawEmail (and
@@ -32,7 +33,8 @@ type RawHeaders struct {
 // ScanHeaders reads the header section of a raw message (up to the first
 // empty line, or the end when there is no body) without decoding the rest.
 // Lines may end in CRLF or LF. It fails on a message that has no header
-// section, a malformed or unnamed field, a bare CR, and on a DKIM-Signature
+// section, a malformed or unnamed field, a bare CR, bytes that are not
+// valid UTF-8, and on a DKIM-Signature
 // whose h= tag signs an X-SES-*-ARN header: SES removes those headers, which
 // would break the signature.
 func ScanHeaders(raw []byte) (RawHeaders, error) {
@@ -76,6 +78,12 @@ func ScanHeaders(raw []byte) (RawHeaders, error) {
 		}
 		if bytes.IndexByte(line, '\r') >= 0 {
 			return h, fmt.Errorf("raw: header line %d has a bare CR", lineNo)
+		}
+		if !utf8.Valid(line) {
+			// SES would pass the bytes on, and mail clients show them as
+			// mojibake or refuse the message: non-ASCII header text must be
+			// UTF-8 (RFC 6532) or an RFC 2047 encoded-word.
+			return h, fmt.Errorf("raw: header line %d is not valid UTF-8 (write non-ASCII text as UTF-8 or an RFC 2047 encoded-word)", lineNo)
 		}
 		if len(line) == 0 {
 			if lineNo == 1 {

@@ -49,6 +49,10 @@ func TestScanHeaders(t *testing.T) {
 		{name: "empty field name", raw: ": value\r\n\r\n", wantErr: "line 1 is not a header"},
 		{name: "space in field name", raw: "Bad Name: value\r\n\r\n", wantErr: "invalid character"},
 		{name: "bare CR in header", raw: "Subject: a\rBcc: victim@example.com\r\nFrom: a@example.com\r\n\r\n", wantErr: "bare CR"},
+		{name: "Latin-1 subject", raw: "From: a@example.com\r\nSubject: Gr\xfc\xdfe\r\n\r\nbody", wantErr: "header line 2 is not valid UTF-8"},
+		{name: "invalid UTF-8 display name", raw: "From: \"J\xc3\x28n\" <a@example.com>\r\n\r\nbody", wantErr: "header line 1 is not valid UTF-8"},
+		{name: "invalid UTF-8 in a folded line", raw: "From: a@example.com\r\nSubject: a\r\n \xff\r\n\r\n", wantErr: "header line 3 is not valid UTF-8"},
+		{name: "UTF-8 header", raw: "From: \"J\u00fcrgen\" <a@example.com>\r\nSubject: Gr\u00fc\u00dfe\r\n\r\n\xff body bytes are not headers", want: envelope.RawHeaders{HasFrom: true, Fields: 2}},
 		{name: "empty ARN header", raw: "X-SES-SOURCE-ARN:   \r\nFrom: a@example.com\r\n\r\n", wantErr: "X-SES-SOURCE-ARN header is empty"},
 	}
 	for _, c := range cases {

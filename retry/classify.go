@@ -1,6 +1,3 @@
-// Package retry decides what happens after an SES send: it classifies the
-// result into one of a few outcome classes, in one table, and holds the
-// backoff policy for the classes that are tried again.
 package retry
 
 import (
@@ -19,65 +16,12 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Class is what becomes of a message. Its String is the word the contract
-// uses: the dead-letter reason, the log and metric outcome.
-type Class int
-
-const (
-	// Sent: SES accepted the message; it is deleted from the queue.
-	Sent Class = iota
-	// Retry: a transient fault (rate throttling, 5xx, timeout, connection);
-	// tried again with backoff until the attempts run out.
-	Retry
-	// Quota: the daily quota is used up or sending is paused; tried again
-	// after the quota delay, without using up attempts. Never dead-lettered.
-	Quota
-	// Unavailable: the worker cannot send at all, whatever the message (its
-	// own credentials were refused). Messages are handed back without using
-	// up attempts and the worker pauses; never dead-lettered.
-	Unavailable
-	// Authorization: the identity owner's policy does not let us send.
-	Authorization
-	// Rejected: SES refused this message and will refuse it again.
-	Rejected
-	// Invalid: the envelope breaks the rules; SES is never called.
-	Invalid
-	// Forbidden: the identity is not one this worker may send for.
-	Forbidden
-	// Expired: notAfter passed before the message could be sent.
-	Expired
-	// Exhausted: transient faults went on past the last attempt.
-	Exhausted
-)
-
-var classNames = [...]string{"sent", "retry", "quota", "unavailable", "authorization", "rejected", "invalid", "forbidden", "expired", "exhausted"}
-
-func (c Class) String() string {
-	if c < 0 || int(c) >= len(classNames) {
-		return "unknown"
-	}
-	return classNames[c]
-}
-
-// DeadLetter tells whether messages of this class go to the dead-letter queue.
-func (c Class) DeadLetter() bool {
-	return c >= Authorization
-}
-
-// Outcome is the classified result of one send attempt.
-type Outcome struct {
-	Class   Class
-	Code    string // the SES error code, or a short word for non-API errors
-	Message string // the error text, for the dead-letter attribute and logs
-	Err     error  // the original error, nil when sent
-}
-
 // SES error codes and their classes. Codes not listed fall back on the HTTP
 // status: 5xx and 429 retry, other 4xx are rejected.
 var codeClass = map[string]Class{
-	"Throttling":                             Retry, // rate; the daily quota is told apart by its message
-	"ThrottlingException":                    Retry,
-	"TooManyRequestsException":               Retry,
+	"Throttling":                             Throttled, // rate; the daily quota is told apart by its message
+	"ThrottlingException":                    Throttled,
+	"TooManyRequestsException":               Throttled,
 	"RequestTimeout":                         Retry,
 	"RequestTimeoutException":                Retry,
 	"ServiceUnavailable":                     Retry,
@@ -130,7 +74,9 @@ func Classify(err error) Outcome {
 		}
 		return o
 	}
-	o := Outcome{Class: Retry, Code: "Unknown", Message: err.Error(), Err: err}
+	// No answer from SES. Unless the connection was refused, the request
+	// may have gone out and been accepted: the result is uncertain.
+	o := Outcome{Class: Retry, Code: CodeUnknownError, Message: err.Error(), Err: err, Uncertain: true}
 	var netErr net.Error
 	var certErr *tls.CertificateVerificationError
 	var unknownCA x509.UnknownAuthorityError
@@ -139,15 +85,16 @@ func Classify(err error) Outcome {
 	switch {
 	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidCert):
 		// The endpoint's certificate is not trusted: the worker's setup,
-		// not the message.
-		o.Class, o.Code = Unavailable, "TLSVerification"
-	case errors.Is(err, context.DeadlineExceeded):
-		o.Code = "Timeout"
+		// not the message; nothing was sent.
+		o.Class, o.Code, o.Uncertain = Unavailable, CodeTLS, false
+	case errors.Is(err, syscall.ECONNREFUSED):
+		o.Code, o.Uncertain = CodeConnection, false
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		o.Code = CodeTimeout
 	case errors.As(err, &netErr) && netErr.Timeout():
-		o.Code = "Timeout"
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &netErr):
-		o.Code = "ConnectionError"
+		o.Code = CodeTimeout
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &netErr):
+		o.Code = CodeConnection
 	}
 	return o
 }
@@ -180,11 +127,11 @@ func classifySMTP(reply *textproto.Error, err error) Outcome {
 	lower := strings.ToLower(reply.Msg)
 	switch {
 	case strings.Contains(lower, "daily message quota exceeded"):
-		o.Class, o.Code = Quota, "Throttling"
+		o.Class, o.Code = Quota, CodeThrottling
 	case strings.Contains(lower, "sending paused"):
 		o.Class = Quota
 	case reply.Code == 454 && strings.Contains(lower, "throttling"):
-		o.Class, o.Code = Retry, "Throttling"
+		o.Class, o.Code = Throttled, CodeThrottling
 	case reply.Code == 535 || reply.Code == 530:
 		o.Class = Unavailable
 	case strings.Contains(lower, "access denied"), strings.Contains(lower, "not authorized to perform"):

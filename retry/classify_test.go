@@ -53,7 +53,7 @@ func TestClassifySESResponses(t *testing.T) {
 	}{
 		{sestest.AccessDenied, retry.Authorization},
 		{sestest.Fault{Status: 400, Type: "Sender", Code: "InvalidParameterValue", Message: "User arn:aws:iam::1:user/x is not authorized to perform ses:SendRawEmail on resource arn:aws:ses:us-east-1:1:identity/x"}, retry.Authorization},
-		{sestest.ThrottleRate, retry.Retry},
+		{sestest.ThrottleRate, retry.Throttled},
 		{sestest.ThrottleDaily, retry.Quota},
 		{sestest.AccountPaused, retry.Quota},
 		{sestest.Fault{Status: 400, Type: "Sender", Code: "ConfigurationSetSendingPausedException", Message: "paused"}, retry.Quota},
@@ -90,8 +90,8 @@ func TestClassifyTransportErrors(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	o := retry.Classify(sendOnce(context.Background(), sesClient("http://"+addr)))
-	if o.Class != retry.Retry || o.Code != "ConnectionError" {
-		t.Errorf("connection refused: %s %s (%v)", o.Class, o.Code, o.Err)
+	if o.Class != retry.Retry || o.Code != "ConnectionError" || o.Uncertain {
+		t.Errorf("connection refused: %s %s uncertain %v (%v)", o.Class, o.Code, o.Uncertain, o.Err)
 	}
 
 	// Timeout: an endpoint slower than the call's deadline.
@@ -101,8 +101,8 @@ func TestClassifyTransportErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	o = retry.Classify(sendOnce(ctx, sesClient(srv.URL)))
-	if o.Class != retry.Retry || o.Code != "Timeout" {
-		t.Errorf("timeout: %s %s (%v)", o.Class, o.Code, o.Err)
+	if o.Class != retry.Retry || o.Code != "Timeout" || !o.Uncertain {
+		t.Errorf("timeout: %s %s uncertain %v (%v)", o.Class, o.Code, o.Uncertain, o.Err)
 	}
 
 	// Connection dropped mid-answer.
@@ -121,27 +121,12 @@ func TestClassifyTransportErrors(t *testing.T) {
 	}()
 	defer ln.Close()
 	o = retry.Classify(sendOnce(context.Background(), sesClient("http://"+ln.Addr().String())))
-	if o.Class != retry.Retry {
-		t.Errorf("dropped connection: %s %s (%v)", o.Class, o.Code, o.Err)
+	if o.Class != retry.Retry || !o.Uncertain {
+		t.Errorf("dropped connection: %s %s uncertain %v (%v)", o.Class, o.Code, o.Uncertain, o.Err)
 	}
 
 	if o := retry.Classify(errors.New("something odd")); o.Class != retry.Retry {
 		t.Errorf("unknown error: %s", o.Class)
-	}
-}
-
-func TestClassWords(t *testing.T) {
-	want := map[retry.Class]string{
-		retry.Sent: "sent", retry.Retry: "retry", retry.Quota: "quota", retry.Unavailable: "unavailable", retry.Authorization: "authorization",
-		retry.Rejected: "rejected", retry.Invalid: "invalid", retry.Forbidden: "forbidden", retry.Expired: "expired", retry.Exhausted: "exhausted",
-	}
-	for c, w := range want {
-		if c.String() != w {
-			t.Errorf("%d.String() = %q, want %q", c, c.String(), w)
-		}
-		if dl := c >= retry.Authorization; c.DeadLetter() != dl {
-			t.Errorf("%s.DeadLetter() = %v", c, c.DeadLetter())
-		}
 	}
 }
 
@@ -153,7 +138,7 @@ func TestClassifySMTPReplies(t *testing.T) {
 		wantClass retry.Class
 		wantCode  string
 	}{
-		{454, "Throttling failure: Maximum sending rate exceeded.", retry.Retry, "Throttling"},
+		{454, "Throttling failure: Maximum sending rate exceeded.", retry.Throttled, "Throttling"},
 		{454, "Throttling failure: Daily message quota exceeded.", retry.Quota, "Throttling"},
 		{454, "Temporary service failure.", retry.Retry, "SMTP454"},
 		{421, "Too many concurrent SMTP connections.", retry.Retry, "SMTP421"},

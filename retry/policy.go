@@ -7,28 +7,42 @@ import (
 	"github.com/cenkalti/backoff/v4"
 )
 
-// Policy is the backoff for the Retry class: exponential from Initial,
-// doubling up to Max, with jitter, for at most MaxAttempts attempts over all
-// deliveries of a message.
-//
-// A delay up to InProcess is waited in the worker, which keeps the message
-// invisible meanwhile; a longer one hands the message back to SQS with
-// ChangeMessageVisibility, so that the slot serves other messages. Attempts
-// are carried across deliveries by FirstAttempt.
+// Policy is the worker's configuration as the decision table needs it.
 type Policy struct {
-	Initial     time.Duration
-	Max         time.Duration
-	MaxAttempts int
-	InProcess   time.Duration
-	// Jitter spreads each delay uniformly over ±Jitter of it (0.5: 50 %..150 %),
-	// as cenkalti/backoff's randomization factor does.
-	Jitter float64
+	// Backoff for Retry: exponential from Initial, doubling up to Max,
+	// jittered by ±Jitter (0.5: 50 % to 150 %), as cenkalti/backoff's
+	// randomization factor does.
+	Initial time.Duration
+	Max     time.Duration
+	Jitter  float64
 	// Rand returns a number in [0, 1); nil uses math/rand/v2.
 	Rand func() float64
+	// MaxAttempts is how many send calls an envelope gets, over all its
+	// deliveries, before it is dead-lettered as exhausted (or unavailable).
+	MaxAttempts int
+	// InProcess is the longest retry delay waited in the worker with the
+	// message kept invisible; a longer one hands the message back.
+	InProcess time.Duration
+	// QuotaDelay is how long a message waits after a quota refusal, and
+	// the longest a credential refusal pauses a region.
+	QuotaDelay time.Duration
+	// MaxDeferrals bounds the quota deferrals of one envelope.
+	MaxDeferrals int
+	// MaxHolds bounds the hand-backs of one envelope for a paused region;
+	// past it the envelope is sent whenever it comes (a probe), so a region
+	// that stays paused cannot hold it forever.
+	MaxHolds int
+	// MaxThrottleRetries bounds the rate-throttled sends of one delivery
+	// that use up no attempt; past it they count like other faults.
+	MaxThrottleRetries int
 }
 
-// DefaultInProcess is the longest delay the worker waits in process by default.
-const DefaultInProcess = 5 * time.Second
+// Defaults of the fields that have no configuration variable.
+const (
+	DefaultInProcess          = 5 * time.Second
+	DefaultMaxHolds           = 100
+	DefaultMaxThrottleRetries = 50
+)
 
 // Interval is the delay after the given attempt (1-based) fails, without
 // jitter.
@@ -69,21 +83,16 @@ func (p Policy) WaitsInProcess(attempt int) bool {
 	return p.Interval(attempt) <= p.InProcess
 }
 
-// FirstAttempt is the number of the first attempt a delivery makes, given the
-// attempts recorded on the message when it was last enqueued (base: 0 for a
-// producer's message) and its SQS ApproximateReceiveCount.
-//
-// The first delivery makes attempts base+1 up to the first whose delay is too
-// long to wait in process; each later delivery makes one. Receives that made
-// no attempt (a crash, a shutdown hand-back) count as if they had: the count
-// errs towards fewer attempts, never towards retrying forever.
-func (p Policy) FirstAttempt(base, receiveCount int) int {
-	if receiveCount <= 1 {
-		return base + 1
+// Pause is how long a region is paused after the n-th refusal in a row of
+// the worker's credentials there: Max, doubling with each refusal, at most
+// QuotaDelay. With the defaults (30 s, 15 min) the 8th refusal in a row
+// comes about 45 minutes after the first (one probe per pause), long
+// enough to ride out a credential rotation; then the region's envelopes
+// are dead-lettered as unavailable.
+func (p Policy) Pause(n int) time.Duration {
+	d := p.Max
+	for i := 1; i < n && d < p.QuotaDelay; i++ {
+		d *= 2
 	}
-	first := 1
-	for n := base + 1; n < p.MaxAttempts && p.WaitsInProcess(n); n++ {
-		first++
-	}
-	return base + first + receiveCount - 1
+	return min(d, max(p.QuotaDelay, p.Max))
 }

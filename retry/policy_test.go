@@ -34,34 +34,6 @@ func TestPolicyJitter(t *testing.T) {
 	}
 }
 
-func TestPolicyFirstAttempt(t *testing.T) {
-	// Defaults: delays 0.2, 0.4, 0.8, 1.6, 3.2 s wait in process, 6.4 s does
-	// not, so the first delivery makes attempts 1..6.
-	p := retry.Policy{Initial: 200 * time.Millisecond, Max: 30 * time.Second, MaxAttempts: 8, InProcess: 5 * time.Second}
-	cases := []struct{ base, receives, want int }{
-		{0, 1, 1},
-		{0, 0, 1}, // no receive count: first delivery
-		{0, 2, 7},
-		{0, 3, 8},
-		{0, 4, 9}, // past MaxAttempts: the worker dead-letters as exhausted
-		{3, 1, 4}, // deferred for quota after 3 attempts
-		{3, 2, 7}, // attempts 4, 5, 6 in process (3.2 s), then 6.4 s is handed back
-		{7, 2, 9}, // no in-process attempt left but the 8th
-	}
-	for _, c := range cases {
-		if got := p.FirstAttempt(c.base, c.receives); got != c.want {
-			t.Errorf("FirstAttempt(base %d, receives %d) = %d, want %d", c.base, c.receives, got, c.want)
-		}
-	}
-	// Nothing waits in process: one attempt per delivery.
-	p.InProcess = 0
-	for r := 1; r <= 5; r++ {
-		if got := p.FirstAttempt(0, r); got != r {
-			t.Errorf("InProcess 0: FirstAttempt(0, %d) = %d", r, got)
-		}
-	}
-}
-
 func TestPolicyWaitsInProcess(t *testing.T) {
 	p := retry.Policy{Initial: time.Second, Max: time.Minute, InProcess: 5 * time.Second}
 	for attempt, want := range map[int]bool{1: true, 2: true, 3: true, 4: false, 10: false} {

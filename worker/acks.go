@@ -14,116 +14,193 @@ import (
 
 // acks batches the worker's deletes and visibility changes into
 // DeleteMessageBatch and ChangeMessageVisibilityBatch calls of up to ten
-// entries, flushed when full or after flushEvery. Entries SQS fails on its
-// side are tried again; the rest are logged with their code.
+// entries, sent when ten are waiting or flushEvery after the first.
+//
+// Operations on one receipt handle reach SQS in the order they were asked
+// for: a later one replaces an earlier one not sent yet, and waits for one
+// already in flight (whose retries stop then). So a visibility extension
+// can never land after the hand-back or delete that followed it. Entries
+// SQS fails on its side are tried again a few times; the rest are logged
+// with their code.
 type acks struct {
 	q          Queue
 	url        string
 	log        *slog.Logger
 	flushEvery time.Duration
-	in         chan ack
-	done       chan struct{}
-	calls      sync.WaitGroup
 	slots      chan struct{} // batch calls in flight at most
+	kick       chan struct{} // something became pending
+	done       chan struct{} // the flusher returned
+
+	mu      sync.Mutex
+	ops     map[string]*ackOp // per handle: its pending or in-flight operation
+	pending []string          // handles with a pending operation, oldest first
+	closing bool
+	calls   sync.WaitGroup
+	idle    chan struct{} // closed and replaced when ops becomes empty while closing
 }
 
-// ack is one delete (visibility < 0) or visibility change.
-type ack struct {
-	handle     string
+// ackOp is the operation wanted for one handle: a delete (visibility < 0)
+// or a visibility change; next is one asked for while it was in flight.
+type ackOp struct {
 	visibility int32
+	inFlight   bool
+	next       *int32
 }
 
 const (
 	maxAckTries   = 4
 	ackCallsLimit = 8
 	ackTimeout    = 10 * time.Second
+	deleteOp      = -1
 )
 
 func newAcks(q Queue, url string, log *slog.Logger) *acks {
 	a := &acks{q: q, url: url, log: log, flushEvery: 50 * time.Millisecond,
-		in: make(chan ack, 256), done: make(chan struct{}), slots: make(chan struct{}, ackCallsLimit)}
+		slots: make(chan struct{}, ackCallsLimit), kick: make(chan struct{}, 1), done: make(chan struct{}),
+		ops: map[string]*ackOp{}, idle: make(chan struct{})}
 	go a.run()
 	return a
 }
 
 // delete deletes a message from the queue.
-func (a *acks) delete(handle string) { a.in <- ack{handle: handle, visibility: -1} }
+func (a *acks) delete(handle string) { a.submit(handle, deleteOp) }
 
 // setVisibility makes a message visible again after d (0: at once).
 func (a *acks) setVisibility(handle string, d time.Duration) {
-	a.in <- ack{handle: handle, visibility: visibilitySeconds(d)}
+	a.submit(handle, visibilitySeconds(d))
 }
 
-// close flushes what is pending and waits for every call to end.
+func (a *acks) submit(handle string, visibility int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch op := a.ops[handle]; {
+	case op == nil:
+		a.ops[handle] = &ackOp{visibility: visibility}
+		a.pending = append(a.pending, handle)
+	case !op.inFlight:
+		op.visibility = visibility // the earlier one was never sent
+	default:
+		op.next = &visibility
+	}
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// close sends what is pending at once and waits for every call to end.
 func (a *acks) close() {
-	close(a.in)
+	a.mu.Lock()
+	a.closing = true
+	a.mu.Unlock()
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
 	<-a.done
 	a.calls.Wait()
 }
 
+// run sends pending operations in batches until close, then drains them.
 func (a *acks) run() {
 	defer close(a.done)
-	var dels, vis []ack
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	armed := false
-	flush := func() {
-		if len(dels) > 0 {
-			a.call(dels)
-			dels = nil
-		}
-		if len(vis) > 0 {
-			a.call(vis)
-			vis = nil
-		}
-		armed = false
-	}
 	for {
-		select {
-		case x, ok := <-a.in:
-			if !ok {
-				flush()
+		a.mu.Lock()
+		closing, n := a.closing, len(a.pending)
+		a.mu.Unlock()
+		switch {
+		case closing:
+			if a.drain() {
 				return
 			}
-			if x.visibility < 0 {
-				dels = append(dels, x)
-				if len(dels) == 10 {
-					a.call(dels)
-					dels = nil
-				}
-			} else {
-				vis = append(vis, x)
-				if len(vis) == 10 {
-					a.call(vis)
-					vis = nil
-				}
-			}
-			if !armed && len(dels)+len(vis) > 0 {
-				timer.Reset(a.flushEvery)
-				armed = true
-			}
+			continue
+		case n >= 10:
+			a.flush(true)
+			continue
+		case n > 0 && !armed:
+			timer.Reset(a.flushEvery)
+			armed = true
+		}
+		select {
+		case <-a.kick:
 		case <-timer.C:
-			flush()
+			armed = false
+			a.flush(false)
 		}
 	}
 }
 
+// drain flushes everything pending while closing and tells whether nothing
+// is left; otherwise it waits until an in-flight call ends.
+func (a *acks) drain() bool {
+	a.flush(false)
+	a.mu.Lock()
+	empty, idle := len(a.ops) == 0, a.idle
+	a.mu.Unlock()
+	if empty {
+		return true
+	}
+	select {
+	case <-idle:
+	case <-a.kick:
+	}
+	return false
+}
+
+// flush sends the pending operations, deletes and visibility changes apart,
+// ten to a call; with fullOnly, only full batches.
+func (a *acks) flush(fullOnly bool) {
+	a.mu.Lock()
+	var dels, vis []string
+	for _, h := range a.pending {
+		if a.ops[h].visibility == deleteOp {
+			dels = append(dels, h)
+		} else {
+			vis = append(vis, h)
+		}
+	}
+	a.pending = a.pending[:0]
+	var batches [][]string
+	for _, hs := range [][]string{dels, vis} {
+		for len(hs) >= 10 || (len(hs) > 0 && !fullOnly) {
+			n := min(10, len(hs))
+			batches = append(batches, hs[:n])
+			hs = hs[n:]
+		}
+		a.pending = append(a.pending, hs...) // a partial batch waits
+	}
+	for _, b := range batches {
+		for _, h := range b {
+			a.ops[h].inFlight = true
+		}
+	}
+	a.mu.Unlock()
+	for _, b := range batches {
+		a.call(b)
+	}
+}
+
 // call sends one batch in its own goroutine, at most ackCallsLimit at once,
-// trying the entries SQS failed on its side again a few times.
-func (a *acks) call(batch []ack) {
+// trying again the entries SQS failed on its side and that nothing
+// replaced meanwhile.
+func (a *acks) call(handles []string) {
 	a.slots <- struct{}{}
 	a.calls.Add(1)
 	go func() {
 		defer func() { <-a.slots; a.calls.Done() }()
 		ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 		defer cancel()
+		batch := a.snapshot(handles)
 		for try := 1; ; try++ {
-			batch = a.send(ctx, batch)
-			if len(batch) == 0 {
-				return
+			failed := a.send(ctx, batch)
+			last := try == maxAckTries || ctx.Err() != nil
+			if last && len(failed) > 0 {
+				a.log.Error("sqs ack failed", "op", opName(batch[0].visibility), "entries", len(failed), "tries", try)
 			}
-			if try == maxAckTries || ctx.Err() != nil {
-				a.log.Error("sqs ack failed", "op", opName(batch[0]), "entries", len(batch), "tries", try)
+			if batch = a.settle(batch, failed, last); len(batch) == 0 {
 				return
 			}
 			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
@@ -131,11 +208,59 @@ func (a *acks) call(batch []ack) {
 	}()
 }
 
-// send makes the batch call and returns the entries worth trying again.
-func (a *acks) send(ctx context.Context, batch []ack) []ack {
+type ackEntry struct {
+	handle     string
+	visibility int32
+}
+
+func (a *acks) snapshot(handles []string) []ackEntry {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]ackEntry, len(handles))
+	for i, h := range handles {
+		out[i] = ackEntry{handle: h, visibility: a.ops[h].visibility}
+	}
+	return out
+}
+
+// settle ends the entries of a call that are done (sent, refused for good,
+// out of tries, or replaced meanwhile) and returns those to try again.
+// An operation asked for while one was in flight becomes pending now.
+func (a *acks) settle(batch []ackEntry, failed map[string]bool, last bool) []ackEntry {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var again []ackEntry
+	for _, e := range batch {
+		op := a.ops[e.handle]
+		if failed[e.handle] && !last && op.next == nil {
+			again = append(again, e)
+			continue
+		}
+		if op.next != nil {
+			op.visibility, op.next, op.inFlight = *op.next, nil, false
+			a.pending = append(a.pending, e.handle)
+			continue
+		}
+		delete(a.ops, e.handle)
+	}
+	if len(a.pending) > 0 {
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	}
+	if a.closing && len(a.ops) == 0 {
+		close(a.idle)
+		a.idle = make(chan struct{})
+	}
+	return again
+}
+
+// send makes the batch call and returns the handles worth trying again.
+func (a *acks) send(ctx context.Context, batch []ackEntry) map[string]bool {
 	var failed []types.BatchResultErrorEntry
 	var err error
-	if batch[0].visibility < 0 {
+	if batch[0].visibility == deleteOp {
 		entries := make([]types.DeleteMessageBatchRequestEntry, len(batch))
 		for i, x := range batch {
 			entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(x.handle)}
@@ -157,10 +282,14 @@ func (a *acks) send(ctx context.Context, batch []ack) []ack {
 		}
 	}
 	if err != nil {
-		a.log.Warn("sqs batch call failed", "op", opName(batch[0]), "entries", len(batch), "err", err)
-		return batch
+		a.log.Warn("sqs batch call failed", "op", opName(batch[0].visibility), "entries", len(batch), "err", err)
+		again := make(map[string]bool, len(batch))
+		for _, e := range batch {
+			again[e.handle] = true
+		}
+		return again
 	}
-	var retry []ack
+	var again map[string]bool
 	for _, f := range failed {
 		i, convErr := strconv.Atoi(aws.ToString(f.Id))
 		if convErr != nil || i < 0 || i >= len(batch) {
@@ -170,16 +299,19 @@ func (a *acks) send(ctx context.Context, batch []ack) []ack {
 			// An expired receipt handle, a message already gone: retrying
 			// cannot help; a delete that failed means a redelivery, which
 			// the idempotency key guards against.
-			a.log.Warn("sqs refused ack", "op", opName(batch[i]), "code", aws.ToString(f.Code), "message", aws.ToString(f.Message))
+			a.log.Warn("sqs refused ack", "op", opName(batch[i].visibility), "code", aws.ToString(f.Code), "message", aws.ToString(f.Message))
 			continue
 		}
-		retry = append(retry, batch[i])
+		if again == nil {
+			again = map[string]bool{}
+		}
+		again[batch[i].handle] = true
 	}
-	return retry
+	return again
 }
 
-func opName(x ack) string {
-	if x.visibility < 0 {
+func opName(visibility int32) string {
+	if visibility == deleteOp {
 		return "DeleteMessage"
 	}
 	return "ChangeMessageVisibility"

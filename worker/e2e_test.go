@@ -17,6 +17,7 @@ import (
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/envelope"
+	"github.com/sesq/sesq/internal/ledger"
 	"github.com/sesq/sesq/internal/sestest"
 	"github.com/sesq/sesq/internal/testkit"
 	"github.com/sesq/sesq/retry"
@@ -277,27 +278,36 @@ func TestQuotaDefersWithoutUsingAttempts(t *testing.T) {
 	}
 }
 
-// A deferral longer than SQS's 15-minute delay is carried by
-// sesq-defer-until: a message received before then is re-deferred, unsent.
-func TestDeferUntilIsHonoured(t *testing.T) {
+// What a producer puts in sesq's attribute names steers nothing: a
+// deferral until 2099, 99 attempts, a made-up ledger are ignored, and the
+// envelope is sent at once.
+func TestProducerAttributesCannotSteerTheLedger(t *testing.T) {
 	t.Parallel()
 	b := emu.Setup(t)
 	id := arn("us-east-1", "example.com")
-	until := time.Now().Add(2 * time.Second)
+	str := func(s string) types.MessageAttributeValue {
+		return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(s)}
+	}
 	b.Send(t, &sqs.SendMessageInput{MessageBody: aws.String(sendEmail(id, nil)), MessageAttributes: map[string]types.MessageAttributeValue{
-		"sesq-defer-until": {DataType: aws.String("String"), StringValue: aws.String(until.UTC().Format(time.RFC3339Nano))},
-		"sesq-deferrals":   {DataType: aws.String("String"), StringValue: aws.String("4")},
+		"sesq-defer-until": str("2099-01-01T00:00:00Z"),
+		"sesq-deferrals":   str("4"),
+		"sesq-attempts":    str("99"),
+		"sesq-ledger":      str("v1&a=99&due=4070908800000&w=1&mac=AAAAAAAAAAAAAAAAAAAAAA"),
+		"sesq-reason":      str("exhausted"),
 	}})
+	start := time.Now()
 	b.StartWorker(t, worker.Options{})
 	drained(t, b, 1)
-	sent := b.SES.Sent()
-	if len(sent) != 1 || sent[0].At.Before(until) {
-		t.Fatalf("sent %d, first at %v; want once, not before %v", len(sent), sent, until)
+	if sent := b.SES.Sent(); len(sent) != 1 || sent[0].At.Sub(start) > 5*time.Second {
+		t.Fatalf("sent %d; want once, at once", len(sent))
+	}
+	if dl := b.DeadLetters(t); len(dl) != 0 {
+		t.Errorf("%d dead letters", len(dl))
 	}
 }
 
-// A delay longer than the in-process limit hands the message back with a
-// visibility change; the attempt count carries over the redeliveries.
+// A delay longer than the in-process limit hands the message back (a new
+// message carrying its ledger, delayed); the attempt count carries over.
 func TestLongRetryDelayHandsBackAndCountsAcrossDeliveries(t *testing.T) {
 	t.Parallel()
 	b := emu.Setup(t)
@@ -523,8 +533,9 @@ func TestShutdownHandsBackUnfinished(t *testing.T) {
 		t.Fatalf("receive: %v", err)
 	}
 	m := out.Messages[0]
-	if testkit.Attr(m, "sesq-attempts") != "1" || m.Attributes["ApproximateReceiveCount"] != "1" {
-		t.Errorf("sesq-attempts %q, receive count %s; want 1 and 1", testkit.Attr(m, "sesq-attempts"), m.Attributes["ApproximateReceiveCount"])
+	l, st := ledger.NewSigner(nil, b.QueueURL).Read(testkit.Attr(m, ledger.Attr), aws.ToString(m.Body), time.Time{})
+	if st != ledger.Valid || l.Attempts != 1 || m.Attributes["ApproximateReceiveCount"] != "1" {
+		t.Errorf("ledger %s %+v, receive count %s; want 1 attempt and receive count 1", st, l, m.Attributes["ApproximateReceiveCount"])
 	}
 }
 
@@ -553,11 +564,13 @@ func (p panicky) Send(context.Context, *envelope.Envelope) (string, error) {
 }
 
 // A panic while handling a message does not take the worker down or lose the
-// message: it is handed back and comes again (here to be dead-lettered as
-// exhausted: the panicked delivery counts as the attempts it might have made).
+// message: it is made visible again and comes again; each panicked delivery
+// counts one attempt (it may have sent), so a message that panics every
+// time is dead-lettered as exhausted after SESQ_MAX_ATTEMPTS of them.
 func TestPanicInHandlerHandsBack(t *testing.T) {
 	t.Parallel()
 	b := emu.Setup(t)
+	b.Config.VisibilityTimeout = 2 * time.Second // a panicked send's claim lapses after it
 	b.Enqueue(t, sendEmail(arn("us-east-1", "example.com"), nil))
 	p := panicky{calls: new(atomic.Int32)}
 	w := worker.New(b.Config, b.SQS, p, worker.Options{Logger: testkit.TestLogger(t)})
@@ -565,7 +578,7 @@ func TestPanicInHandlerHandsBack(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	var dl []types.Message
-	testkit.Eventually(t, 10*time.Second, "the message back after the panic", func() bool {
+	testkit.Eventually(t, 40*time.Second, "the message dead-lettered after its panics", func() bool {
 		dl = append(dl, b.DeadLetters(t)...)
 		return len(dl) > 0
 	})
@@ -573,8 +586,9 @@ func TestPanicInHandlerHandsBack(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if p.calls.Load() != 1 || len(dl) != 1 || testkit.Attr(dl[0], deadletter.AttrReason) != "exhausted" || !b.Empty(t) {
-		t.Errorf("panics %d, dead letters %d; want one panic, then the message dead-lettered", p.calls.Load(), len(dl))
+	if p.calls.Load() != int32(b.Config.MaxAttempts) || len(dl) != 1 || testkit.Attr(dl[0], deadletter.AttrReason) != "exhausted" ||
+		testkit.Attr(dl[0], deadletter.AttrAttempts) != fmt.Sprint(b.Config.MaxAttempts) || testkit.Attr(dl[0], deadletter.AttrErrorCode) != retry.CodeUnfinished || !b.Empty(t) {
+		t.Errorf("panics %d, dead letters %d (%v); want %d panics, then the message dead-lettered as exhausted", p.calls.Load(), len(dl), dl, b.Config.MaxAttempts)
 	}
 }
 

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -15,321 +16,392 @@ import (
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/envelope"
 	"github.com/sesq/sesq/internal/idempotency"
+	"github.com/sesq/sesq/internal/ledger"
+	"github.com/sesq/sesq/internal/ratelimit"
 	"github.com/sesq/sesq/retry"
 )
 
-// maxDelaySeconds is the longest DelaySeconds SQS takes (15 minutes).
-const maxDelaySeconds = 900
+// maxDelay is the longest DelaySeconds SQS takes (15 minutes); a longer
+// wait is carried in the ledger's Due.
+const maxDelay = 900 * time.Second
 
-// step is what the worker does with a message after deciding on it.
-type step int
-
-const (
-	stepDelete     step = iota // sent: delete
-	stepDeadLetter             // write to the DLQ, then delete
-	stepHandBack               // make visible again after delay
-	stepDefer                  // re-enqueue with a delay, then delete
-	stepRedefer                // a deferral not yet due: re-enqueue for the rest of it, then delete
-	stepRequeue                // shutdown: re-enqueue now with the exact attempt count, then delete
-)
-
-// verdict is the decision on one delivery: the step and why.
-type verdict struct {
-	step     step
-	outcome  retry.Outcome
-	attempts int           // send attempts made over all deliveries
-	delay    time.Duration // for stepHandBack and stepDefer
-	sesID    string
-}
+// actTimeout bounds the SQS calls that record a decision, and the
+// idempotency store's calls that settle a claim; both run to the end even
+// past the shutdown deadline.
+const actTimeout = 10 * time.Second
 
 // delivery is one received message and what is known about it.
 type delivery struct {
 	msg      types.Message
 	handle   string
-	env      *envelope.Envelope // nil when the body is not a valid envelope
+	body     string
 	received time.Time
+	// ledger is what the message carried (internal/ledger), with the
+	// deliveries that ended without an outcome charged: one attempt each.
+	ledger ledger.Ledger
+	env    *envelope.Envelope // nil when the body is not a valid envelope
+	claim  *claim             // the envelope id's claim, while held
+	sesID  string             // SES's message id, once sent
+}
+
+// open reads what a received message carries: its ledger, and the earlier
+// deliveries of it that ended without an outcome. SQS raises a message's
+// receive count with every receive, and the worker ends every delivery it
+// finishes by deleting the message (a hand-back is a new message), so a
+// receive count above one means that many deliveries were cut short (a
+// crash, a lost receive answer, a panic); each may have sent, and is
+// charged one attempt. A message this worker made visible again itself
+// (its re-enqueue failed) is remembered and not charged.
+func (w *Worker) open(m types.Message, now time.Time) *delivery {
+	d := &delivery{msg: m, handle: aws.ToString(m.ReceiptHandle), body: aws.ToString(m.Body), received: now}
+	var sent time.Time
+	if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
+		sent = time.UnixMilli(ms)
+	}
+	attr := ""
+	if v, ok := m.MessageAttributes[ledger.Attr]; ok {
+		attr = aws.ToString(v.StringValue)
+	}
+	l, st := w.ledger.Read(attr, d.body, sent)
+	if st != ledger.None && st != ledger.Valid {
+		w.log.Info("message ledger ignored; the message starts afresh", "sqs_message_id", aws.ToString(m.MessageId), "ledger", st.String())
+	}
+	count := receiveCount(m)
+	if mem, ok := w.memo.take(aws.ToString(m.MessageId)); ok && count > mem.receives {
+		l, count = mem.ledger, count-mem.receives
+	}
+	if unfinished := count - 1; unfinished > 0 {
+		l.Attempts += unfinished
+		l.Unfinished += unfinished
+	}
+	d.ledger = l
+	return d
 }
 
 // handle decides on one message and acts on the decision. ctx ends when the
 // worker stops receiving (waits for a retry end then); work ends at the
 // shutdown deadline (sends in flight are cut off then).
 func (w *Worker) handle(ctx, work context.Context, m types.Message) {
-	d := &delivery{msg: m, handle: aws.ToString(m.ReceiptHandle), received: w.now()}
-	v := w.decide(ctx, work, d)
-	// Recording the outcome (a dead-letter write, a re-enqueue) is short
-	// and is let finish even past the shutdown deadline.
+	d := w.open(m, time.Now())
+	dec := w.decide(ctx, work, d)
+	// Settling the claim and recording the outcome (a dead-letter write, a
+	// re-enqueue) are short and let finish even past the shutdown deadline.
 	actCtx, cancel := context.WithTimeout(context.WithoutCancel(work), actTimeout)
 	defer cancel()
-	w.act(actCtx, d, v)
+	w.settleClaim(actCtx, d, dec.Claim)
+	w.act(actCtx, d, dec)
 }
 
-// maxThrottleRetries bounds the rate-throttled sends of one delivery that
-// use up no attempt; past it they count like other transient faults.
-const maxThrottleRetries = 50
-
-// actTimeout bounds the SQS calls that record an outcome.
-const actTimeout = 10 * time.Second
-
-func (w *Worker) decide(ctx, work context.Context, d *delivery) verdict {
-	attrs := d.msg.MessageAttributes
-	base := attrInt(attrs, attrAttempts)
-	if until, ok := deferredUntil(attrs); ok && until.After(d.received) {
-		// A deferral longer than SQS's longest delay, not due yet.
-		return verdict{step: stepRedefer, outcome: retry.Outcome{Class: retry.Quota, Code: "Deferred"}, attempts: base, delay: until.Sub(d.received)}
+// state is the decision table's view of a delivery at now.
+func (d *delivery) state(now time.Time) retry.State {
+	s := retry.State{Attempts: d.ledger.Attempts, Holds: d.ledger.Holds, Deferrals: d.ledger.Deferrals, Now: now}
+	if d.env != nil && d.env.NotAfter != nil {
+		s.NotAfter = *d.env.NotAfter
 	}
-	env, err := envelope.Parse([]byte(aws.ToString(d.msg.Body)))
+	if f := d.ledger.Final; f != nil {
+		s.Final = &retry.Decision{Action: retry.DeadLetter, Reason: retry.Reason(f.Reason), Code: f.Code, Message: f.Message}
+	}
+	return s
+}
+
+// decide runs the checks and sends until the decision table says what
+// becomes of the message.
+func (w *Worker) decide(ctx, work context.Context, d *delivery) retry.Decision {
+	now := time.Now()
+	if d.ledger.Final != nil {
+		return w.policy.Decide(retry.Outcome{Class: retry.Final}, d.state(now))
+	}
+	env, err := envelope.Parse([]byte(d.body))
 	if err != nil {
-		return deadLetter(retry.Invalid, "InvalidEnvelope", err.Error(), base)
+		return w.policy.Decide(retry.Outcome{Class: retry.Invalid, Code: retry.CodeInvalidEnvelope, Message: err.Error()}, d.state(now))
 	}
 	d.env = env
 	if v, ok := w.transport.(Validator); ok {
 		if err := v.Validate(env); err != nil {
-			return deadLetter(retry.Invalid, "InvalidEnvelope", err.Error(), base)
+			return w.policy.Decide(retry.Outcome{Class: retry.Invalid, Code: retry.CodeInvalidEnvelope, Message: err.Error()}, d.state(now))
 		}
 	}
 	if !allowed(w.cfg.AllowedIdentities, env.IdentityARNs()) {
-		return deadLetter(retry.Forbidden, "IdentityNotAllowed", "identity matches no SESQ_ALLOWED_IDENTITIES pattern", base)
+		return w.policy.Decide(retry.Outcome{Class: retry.Forbidden, Code: retry.CodeIdentityNotAllowed, Message: "identity matches no SESQ_ALLOWED_IDENTITIES pattern"}, d.state(now))
 	}
-	if env.Expired(d.received) {
-		return deadLetter(retry.Expired, "Expired", "notAfter passed before the first attempt", base)
+	if env.Expired(now) {
+		return w.policy.Decide(retry.Outcome{Class: retry.Expired, Code: retry.CodeExpired, Message: "notAfter passed before the message could be sent"}, d.state(now))
 	}
-	st, err := w.dedupe.Begin(work, env.Key())
-	switch {
-	case err != nil:
-		// The store is out of reach: send anyway. At least once beats
-		// never; a duplicate is the lesser harm.
-		w.log.Warn("idempotency store unavailable; sending without duplicate check", "envelope_id", env.Key(), "err", err)
-		return w.attempt(ctx, work, d, env, base)
-	case st == idempotency.Sent:
-		return verdict{step: stepDelete, outcome: retry.Outcome{Class: retry.Sent, Code: "Duplicate", Message: "SES accepted this envelope id before"}, attempts: base}
-	case st == idempotency.InProgress:
-		return verdict{step: stepHandBack, outcome: retry.Outcome{Class: retry.Retry, Code: "InProgress", Message: "the same envelope id is being sent"}, attempts: base, delay: w.cfg.SendTimeout}
+	if due := d.ledger.Due; due.After(now) {
+		s := d.state(now)
+		s.Wait = due.Sub(now)
+		return w.policy.Decide(retry.Outcome{Class: retry.NotDue, Code: retry.CodeNotDue, Message: "deferred for quota until " + due.UTC().Format(time.RFC3339)}, s)
 	}
-	finished := false
-	defer func() {
-		if !finished { // a panic in the send: give the key back
-			w.dedupe.Release(context.WithoutCancel(work), env.Key())
+	if d.ledger.Unfinished > 0 {
+		dec := w.policy.Decide(retry.Outcome{Class: retry.Unfinished, Code: retry.CodeUnfinished, Message: "earlier deliveries ended without an outcome"}, d.state(now))
+		if dec.Action != retry.Send {
+			return dec
 		}
-	}()
-	v := w.attempt(ctx, work, d, env, base)
-	finished = true
-	if v.outcome.Class == retry.Sent {
-		err = w.dedupe.Done(work, env.Key())
-	} else {
-		err = w.dedupe.Release(work, env.Key())
 	}
-	if err != nil {
-		w.log.Warn("idempotency store update failed", "envelope_id", env.Key(), "err", err)
-	}
-	return v
+	return w.attempt(ctx, work, d)
 }
 
-// attempt sends, and tries again while the delays are short, until an
-// outcome; base is the attempts recorded on the message.
-func (w *Worker) attempt(ctx, work context.Context, d *delivery, env *envelope.Envelope, base int) verdict {
-	attempt := w.policy.FirstAttempt(base, receiveCount(d.msg))
-	if attempt > w.cfg.MaxAttempts {
-		return deadLetter(retry.Exhausted, "AttemptsExhausted", fmt.Sprintf("no attempt left after %d receives", receiveCount(d.msg)), attempt-1)
-	}
-	limit := w.limits.For(work, env.Region())
-	throttles := 0
+// attempt sends, and sends again while the decision table says so, until
+// it decides otherwise. Before each send the region must let it through
+// (or the message has been held back often enough to go as a probe), and
+// the envelope id must be claimed.
+func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision {
+	env := d.env
+	region := env.Region()
+	limit := w.limits.For(work, region)
+	s := d.state(time.Now())
+	probe := false
 	for {
-		if ok, wait := w.breakers.Allow(env.Region()); !ok {
-			// SES in this region keeps failing: back to the queue, no
-			// attempt used, until the breaker lets a probe through.
-			return verdict{step: stepRequeue, outcome: retry.Outcome{Class: retry.Retry, Code: "RegionUnavailable", Message: "SES in " + env.Region() + " keeps failing; sends there paused"}, attempts: attempt - 1, delay: wait}
+		if !probe {
+			if g := w.breakers.Allow(region); !g.Pass {
+				s.Wait, s.Now, s.Refusals = g.Wait, time.Now(), g.Refusals
+				o := retry.Outcome{Class: retry.Held, Code: retry.CodeRegionPaused, Message: "sends to " + region + " are paused after failures"}
+				if g.Refusals > 0 {
+					o.Code, o.Message = g.Code, "sends to "+region+" are paused: the worker's credentials were refused there: "+g.Message
+				}
+				dec := w.policy.Decide(o, s)
+				if dec.Action != retry.Send {
+					return dec
+				}
+				probe = true
+				w.log.Info("sending to a paused region: this message was held back too often", "region", region, "envelope_id", env.Key(), "holds", s.Holds)
+			}
+		}
+		if d.claim == nil {
+			if dec, stop := w.claim(work, d, s); stop {
+				return dec
+			}
 		}
 		ticket, err := limit.Wait(ctx)
-		if err != nil { // stopping before the send: hand back unsent
-			return verdict{step: stepRequeue, outcome: retry.Outcome{Class: retry.Retry, Code: "Shutdown", Message: "stopped before the send"}, attempts: attempt - 1}
+		if err != nil { // stopping before the send
+			s.Now = time.Now()
+			return w.policy.Decide(retry.Outcome{Class: retry.Stopping, Code: retry.CodeShutdown, Message: "stopped before the send"}, s)
 		}
 		callCtx, cancel := context.WithTimeout(work, w.cfg.SendTimeout)
-		began := w.now()
+		began := time.Now()
 		id, err := w.transport.Send(callCtx, env)
 		cancel()
 		o := retry.Classify(err)
-		rateThrottled := o.Class == retry.Retry && o.Code == "Throttling"
-		w.metrics.SESCall(env.Region(), env.Action, w.now().Sub(began), o.Code == "Throttling")
-		switch {
-		case rateThrottled:
-			limit.Throttled(ticket)
-		case o.Class == retry.Sent:
-			limit.Succeeded(ticket)
-		}
-		switch {
-		case o.Class == retry.Retry && !rateThrottled && ctx.Err() == nil && work.Err() == nil:
-			if w.breakers.Failure(env.Region()) {
-				w.log.Error("SES keeps failing in a region; sends there paused", "region", env.Region(), "code", o.Code)
-			}
-		case o.Class != retry.Unavailable:
-			w.breakers.Success(env.Region()) // SES answered: the region works
-		}
-		if rateThrottled && throttles < maxThrottleRetries && work.Err() == nil && ctx.Err() == nil {
-			// Not sent, and the limiter has slowed down: go again at the
-			// new pace without using up an attempt.
-			throttles++
-			continue
-		}
 		if o.Class != retry.Sent && work.Err() != nil {
-			// Cut off by the shutdown deadline: whether SES took it is
-			// unknown. Hand it back; the idempotency key guards a resend.
-			return verdict{step: stepRequeue, outcome: o, attempts: attempt}
+			// Cut off by the shutdown deadline: SES may have taken it.
+			o.Class, o.Code, o.Uncertain = retry.Retry, retry.CodeTimeout, true
 		}
-		switch o.Class {
-		case retry.Sent:
-			return verdict{step: stepDelete, outcome: o, attempts: attempt, sesID: id}
-		case retry.Quota:
-			// Not counted: the next attempt is the same number.
-			return verdict{step: stepDefer, outcome: o, attempts: attempt - 1, delay: w.cfg.QuotaDelay}
-		case retry.Unavailable:
-			// Our credentials, not the message: pause receiving, and put the
-			// message back uncounted for after the pause.
-			pause := w.cfg.BackoffMax
-			if w.pausedUntil.Load() < w.now().Add(pause).UnixNano() {
-				w.pausedUntil.Store(w.now().Add(pause).UnixNano())
-				w.log.Error("the transport refused sesq's credentials; receives paused", "code", o.Code, "error", redactAddresses(o.Message), "pause_s", pause.Seconds())
+		s.Now, s.Stopping = time.Now(), ctx.Err() != nil
+		if o.Class == retry.Unavailable {
+			s.Refusals = w.breakers.Refusals(region)
+		}
+		dec := w.policy.Decide(o, s)
+		w.observe(region, env.Action, o, dec, ticket, limit, time.Since(began), work.Err() != nil)
+		if o.Class == retry.Throttled {
+			s.Throttles++
+		}
+		s.MaybeSent = s.MaybeSent || o.Uncertain
+		s.Attempts, s.Holds, s.Deferrals = dec.Attempts, dec.Holds, dec.Deferrals
+		if dec.Action != retry.Send {
+			if dec.Action == retry.Delete {
+				d.sesID = id
 			}
-			return verdict{step: stepRequeue, outcome: o, attempts: attempt - 1, delay: pause}
-		case retry.Retry:
-			if attempt >= w.cfg.MaxAttempts {
-				return deadLetter(retry.Exhausted, o.Code, o.Message, attempt)
+			return dec
+		}
+		if dec.Delay > 0 {
+			w.log.Debug("send failed; retrying", "envelope_id", env.Key(), "attempt", dec.Attempts, "code", o.Code, "retry_in_s", dec.Delay.Seconds())
+			if !sleep(ctx, dec.Delay) {
+				s.Now = time.Now()
+				return w.policy.Decide(retry.Outcome{Class: retry.Stopping, Code: retry.CodeShutdown, Message: "stopped while waiting to retry: " + o.Message}, s)
 			}
-			delay := w.policy.Delay(attempt)
-			if !w.policy.WaitsInProcess(attempt) {
-				return verdict{step: stepHandBack, outcome: o, attempts: attempt, delay: delay}
-			}
-			w.log.Debug("send failed; retrying", "envelope_id", env.Key(), "attempt", attempt, "code", o.Code, "retry_in_s", delay.Seconds())
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return verdict{step: stepRequeue, outcome: o, attempts: attempt}
-			}
-			attempt++
-			if env.Expired(w.now()) {
-				return deadLetter(retry.Expired, o.Code, "notAfter passed while retrying: "+o.Message, attempt-1)
-			}
-		default:
-			return deadLetter(o.Class, o.Code, o.Message, attempt)
 		}
 	}
 }
 
-func deadLetter(c retry.Class, code, msg string, attempts int) verdict {
-	return verdict{step: stepDeadLetter, outcome: retry.Outcome{Class: c, Code: code, Message: msg}, attempts: attempts}
+// claim takes the envelope id's claim for this delivery. stop is true when
+// the delivery must not send: the id was sent before, or another delivery
+// holds it. A store out of reach does not stop the send: at least once
+// beats never, and a duplicate is the lesser harm.
+func (w *Worker) claim(ctx context.Context, d *delivery, s retry.State) (retry.Decision, bool) {
+	key := d.env.Key()
+	owner := w.id + "-" + strconv.FormatUint(w.seq.Add(1), 10)
+	ttl := w.cfg.VisibilityTimeout
+	c, err := w.claims.Claim(ctx, key, owner, ttl)
+	now := time.Now()
+	s.Now = now
+	switch {
+	case err != nil:
+		w.log.Warn("idempotency store unavailable; sending without duplicate check", "envelope_id", key, "err", err)
+		return retry.Decision{}, false
+	case c.State == idempotency.Sent:
+		return w.policy.Decide(retry.Outcome{Class: retry.Duplicate, Code: retry.CodeDuplicate, Message: "SES accepted this envelope id before"}, s), true
+	case c.State == idempotency.InProgress:
+		s.Wait = c.Expires.Sub(now)
+		return w.policy.Decide(retry.Outcome{Class: retry.InProgress, Code: retry.CodeInProgress, Message: "another delivery holds this envelope id"}, s), true
+	}
+	d.claim = &claim{key: key, owner: owner, expires: now.Add(ttl)}
+	w.flight.setClaim(d.handle, d.claim)
+	return retry.Decision{}, false
 }
 
-// act carries out a verdict. A message leaves the queue only once its fate is
-// safe elsewhere: sent, written to the dead-letter queue or re-enqueued.
-func (w *Worker) act(ctx context.Context, d *delivery, v verdict) {
-	w.flight.untrack(d.handle)
-	switch v.step {
-	case stepDelete:
-		w.acks.delete(d.handle)
-		if ms, err := strconv.ParseInt(d.msg.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
-			w.metrics.QueueLag(w.now().Sub(time.UnixMilli(ms)))
+// settleClaim does with the delivery's claim what the decision says.
+func (w *Worker) settleClaim(ctx context.Context, d *delivery, what retry.ClaimAction) {
+	c := d.claim
+	if c == nil {
+		return
+	}
+	w.flight.setClaim(d.handle, nil)
+	d.claim = nil
+	var err error
+	switch what {
+	case retry.ClaimDone:
+		err = w.claims.Done(ctx, c.key, c.owner)
+	case retry.ClaimRelease:
+		err = w.claims.Release(ctx, c.key, c.owner)
+	case retry.ClaimLapse, retry.ClaimKeep:
+		return // left to lapse: SES may have taken the send
+	}
+	switch {
+	case errors.Is(err, idempotency.ErrNotOwner):
+		w.log.Warn("idempotency claim was lost before it was settled: it lapsed and another delivery took it", "envelope_id", c.key)
+	case err != nil:
+		w.log.Warn("idempotency store update failed", "envelope_id", c.key, "err", err)
+	}
+}
+
+// observe lets the region's breaker and limiter and the metrics see a
+// send's outcome; they never change the decision.
+func (w *Worker) observe(region string, action string, o retry.Outcome, dec retry.Decision, ticket ratelimit.Ticket, limit *ratelimit.AIMD, took time.Duration, cutOff bool) {
+	w.metrics.SESCall(region, action, took, o.Class == retry.Throttled)
+	switch o.Class {
+	case retry.Throttled:
+		limit.Throttled(ticket)
+	case retry.Sent:
+		limit.Succeeded(ticket)
+	}
+	switch o.Class {
+	case retry.Retry:
+		if !cutOff && w.breakers.Failure(region) {
+			w.log.Error("SES keeps failing in a region; sends there paused", "region", region, "code", o.Code)
 		}
-	case stepHandBack:
-		w.acks.setVisibility(d.handle, v.delay)
-	case stepDeadLetter:
-		err := w.dlq.Write(ctx, aws.ToString(d.msg.Body), d.msg.MessageAttributes, deadletter.Failure{
-			Reason: v.outcome.Class.String(), Code: v.outcome.Code, Error: v.outcome.Message, Attempts: v.attempts, At: w.now(),
+	case retry.Unavailable:
+		if w.breakers.Trip(region, dec.Pause, o.Code, redactAddresses(o.Message)) {
+			w.log.Error("the transport refused sesq's credentials in a region; sends there paused", "region", region, "code", o.Code, "error", redactAddresses(o.Message), "pause_s", dec.Pause.Seconds())
+		}
+	default:
+		w.breakers.Success(region) // SES answered: the region works
+	}
+}
+
+// act carries out a decision. A message leaves the queue only once its fate
+// is safe elsewhere: sent, written to the dead-letter queue, or put back as
+// a new message that carries its ledger.
+func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) {
+	w.flight.untrack(d.handle)
+	switch dec.Action {
+	case retry.Delete:
+		w.acks.delete(d.handle)
+		if ms, err := strconv.ParseInt(d.msg.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil && dec.Code != retry.CodeDuplicate {
+			w.metrics.QueueLag(time.Since(time.UnixMilli(ms)))
+		}
+	case retry.DeadLetter:
+		err := w.dlq.Write(ctx, d.body, d.msg.MessageAttributes, deadletter.Failure{
+			Reason: string(dec.Reason), Code: dec.Code, Error: dec.Message, Attempts: dec.Attempts, At: time.Now(),
 		})
 		if err != nil {
-			// Not deleted: it comes back after the delay and is tried again.
-			w.log.Error("dead-letter write failed; message handed back", "sqs_message_id", aws.ToString(d.msg.MessageId), "reason", v.outcome.Class.String(), "err", err)
-			w.acks.setVisibility(d.handle, w.cfg.BackoffMax)
+			w.log.Error("dead-letter write failed; message handed back with its reason", "sqs_message_id", aws.ToString(d.msg.MessageId), "reason", string(dec.Reason), "err", err)
+			s := d.state(time.Now())
+			s.Attempts, s.Holds, s.Deferrals = dec.Attempts, dec.Holds, dec.Deferrals
+			final := dec
+			s.Final = &final
+			dec = w.policy.Decide(retry.Outcome{Class: retry.DeadLetterFailed, Code: retry.CodeDeadLetterFailed, Message: err.Error()}, s)
+			w.putBack(ctx, d, dec)
+			w.logOutcome(d, dec)
 			return
 		}
-		w.metrics.DeadLetter(v.outcome.Class.String())
+		w.metrics.DeadLetter(string(dec.Reason))
 		w.acks.delete(d.handle)
-	case stepDefer, stepRedefer, stepRequeue:
-		if err := w.requeue(ctx, d.msg, v); err != nil {
-			w.log.Error("re-enqueue failed; message handed back", "sqs_message_id", aws.ToString(d.msg.MessageId), "err", err)
-			w.acks.setVisibility(d.handle, min(v.delay, 12*time.Hour))
-			return
-		}
-		w.acks.delete(d.handle)
+	case retry.HandBack, retry.Defer:
+		w.putBack(ctx, d, dec)
 	}
-	w.logOutcome(d, v)
+	w.logOutcome(d, dec)
 }
 
-// requeue puts the message back on the source queue as a new message that
-// records the attempts made so far (sesq-attempts), after delay; the caller
-// deletes the original. Three uses, by step:
-//
-//   - stepDefer, a quota deferral: a quota can last hours, and a fresh
-//     message keeps receive counts (and the queue's redrive) out of it.
-//     sesq-defer-until records when it is due, since SQS delays a message
-//     15 minutes at most; sesq-deferrals counts deferrals.
-//   - stepRedefer: such a deferral received before it is due goes back for
-//     the rest of it.
-//   - stepRequeue, a hand-back at shutdown: a plain visibility change would
-//     raise the receive count, which the next delivery would read as
-//     attempts never made (see retry.Policy.FirstAttempt).
-func (w *Worker) requeue(ctx context.Context, m types.Message, v verdict) error {
-	attrs := map[string]types.MessageAttributeValue{attrAttempts: stringAttr(strconv.Itoa(v.attempts))}
-	deferrals := attrInt(m.MessageAttributes, attrDeferrals)
-	delay := v.delay
-	switch v.step {
-	case stepDefer:
-		deferrals++
-		attrs[attrDeferUntil] = stringAttr(w.now().Add(delay).UTC().Format(time.RFC3339Nano))
-	default: // stepRedefer, stepRequeue: a deferral stays due when it was
-		if u, ok := m.MessageAttributes[attrDeferUntil]; ok {
-			attrs[attrDeferUntil] = u
-		}
+// putBack puts the message back on the source queue as a new message that
+// carries its ledger, visible after the decision's delay, and deletes the
+// original once that write succeeded. A delay beyond SQS's 15 minutes is
+// carried in the ledger (Due): a delivery before then goes back for the
+// rest. If the write fails, the original is made visible after the delay
+// instead and its ledger remembered here, so that this worker, receiving
+// it again, does not charge that delivery as unfinished.
+func (w *Worker) putBack(ctx context.Context, d *delivery, dec retry.Decision) {
+	l := ledger.Ledger{Attempts: dec.Attempts, Unfinished: d.ledger.Unfinished, Holds: dec.Holds, Deferrals: dec.Deferrals}
+	now := time.Now()
+	switch {
+	case dec.Delay > maxDelay:
+		l.Due = now.Add(dec.Delay)
+	case dec.Code == retry.CodeNotDue:
+		l.Due = d.ledger.Due
 	}
-	if deferrals > 0 {
-		attrs[attrDeferrals] = stringAttr(strconv.Itoa(deferrals))
+	if dec.Reason != "" {
+		l.Final = &ledger.Final{Reason: string(dec.Reason), Code: dec.Code, Message: dec.Message}
 	}
-	for _, k := range deadletter.Carried(m.MessageAttributes) {
+	if err := w.requeue(ctx, d, l, min(dec.Delay, maxDelay), now); err != nil {
+		w.log.Error("re-enqueue failed; message made visible again after its delay", "sqs_message_id", aws.ToString(d.msg.MessageId), "err", err)
+		w.memo.put(aws.ToString(d.msg.MessageId), memoEntry{ledger: l, receives: receiveCount(d.msg)}, now.Add(dec.Delay+2*w.cfg.VisibilityTimeout))
+		w.acks.setVisibility(d.handle, min(dec.Delay, 12*time.Hour))
+		return
+	}
+	w.acks.delete(d.handle)
+}
+
+// requeue sends the message body again with ledger l and the producer's
+// attributes (as many as fit beside it), visible after delay.
+func (w *Worker) requeue(ctx context.Context, d *delivery, l ledger.Ledger, delay time.Duration, now time.Time) error {
+	attrs := map[string]types.MessageAttributeValue{ledger.Attr: stringAttr(w.ledger.Encode(l, d.body, now))}
+	for _, k := range deadletter.Carried(d.msg.MessageAttributes) {
 		if len(attrs) == 10 {
 			break
 		}
-		attrs[k] = m.MessageAttributes[k]
+		attrs[k] = d.msg.MessageAttributes[k]
 	}
 	_, err := w.queue.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:          aws.String(w.cfg.QueueURL),
-		MessageBody:       m.Body,
+		MessageBody:       d.msg.Body,
 		MessageAttributes: attrs,
-		DelaySeconds:      min(visibilitySeconds(delay), maxDelaySeconds),
+		DelaySeconds:      visibilitySeconds(delay),
 	})
 	if err != nil {
-		return fmt.Errorf("re-enqueue message: %w", err)
+		return fmt.Errorf("re-enqueue message %s: %w", aws.ToString(d.msg.MessageId), err)
 	}
 	return nil
+}
+
+// handBackUnstarted returns a message received after shutdown began, with
+// its ledger, so that the receive does not count as an attempt.
+func (w *Worker) handBackUnstarted(m types.Message) {
+	ctx, cancel := context.WithTimeout(context.Background(), actTimeout)
+	defer cancel()
+	d := w.open(m, time.Now())
+	dec := w.policy.Decide(retry.Outcome{Class: retry.Stopping, Code: retry.CodeShutdown, Message: "received after shutdown began"}, d.state(time.Now()))
+	w.putBack(ctx, d, dec)
 }
 
 // logOutcome writes the one log line and the metric of a message's
 // outcome. Recipients, subjects and bodies are never logged; addresses in
 // SES's error texts are redacted.
-func (w *Worker) logOutcome(d *delivery, v verdict) {
-	outcome := v.outcome.Class.String()
-	switch {
-	case v.outcome.Code == "Duplicate":
-		outcome = "duplicate"
-	case v.step == stepHandBack, v.step == stepRequeue:
-		outcome = retry.Retry.String()
-	case v.step == stepDefer, v.step == stepRedefer:
-		outcome = "deferred"
-	}
+func (w *Worker) logOutcome(d *delivery, dec retry.Decision) {
+	word := dec.Word()
 	var region, action string
 	if e := d.env; e != nil {
 		region, action = e.Region(), e.Action
 	}
-	w.metrics.Message(outcome, region, action)
+	w.metrics.Message(word, region, action)
 
 	level := slog.LevelInfo
-	if v.step == stepDeadLetter {
+	if dec.Action == retry.DeadLetter {
 		level = slog.LevelWarn
 	}
 	attrs := []slog.Attr{
-		slog.String("outcome", outcome),
+		slog.String("outcome", word),
 		slog.String("sqs_message_id", aws.ToString(d.msg.MessageId)),
-		slog.Int("attempt", v.attempts),
-		slog.Float64("duration_s", w.now().Sub(d.received).Seconds()),
+		slog.Int("attempt", dec.Attempts),
+		slog.Float64("duration_s", time.Since(d.received).Seconds()),
 	}
 	if e := d.env; e != nil {
 		attrs = append(attrs, slog.String("envelope_id", e.Key()), slog.String("action", action), slog.String("region", region))
@@ -337,14 +409,17 @@ func (w *Worker) logOutcome(d *delivery, v verdict) {
 			attrs = append(attrs, slog.String("identity", ids[0]))
 		}
 	}
-	if v.sesID != "" {
-		attrs = append(attrs, slog.String("ses_message_id", v.sesID))
+	if d.sesID != "" {
+		attrs = append(attrs, slog.String("ses_message_id", d.sesID))
 	}
-	if v.outcome.Class != retry.Sent || v.outcome.Code == "Duplicate" {
-		attrs = append(attrs, slog.String("reason", v.outcome.Class.String()), slog.String("code", v.outcome.Code), slog.String("error", redactAddresses(v.outcome.Message)))
+	if dec.Action != retry.Delete || dec.Code == retry.CodeDuplicate {
+		if dec.Reason != "" {
+			attrs = append(attrs, slog.String("reason", string(dec.Reason)))
+		}
+		attrs = append(attrs, slog.String("code", dec.Code), slog.String("error", redactAddresses(dec.Message)))
 	}
-	if v.delay > 0 {
-		attrs = append(attrs, slog.Float64("delay_s", v.delay.Seconds()))
+	if dec.Delay > 0 {
+		attrs = append(attrs, slog.Float64("delay_s", dec.Delay.Seconds()))
 	}
 	w.log.LogAttrs(context.Background(), level, "message", attrs...)
 }
@@ -370,15 +445,6 @@ func receiveCount(m types.Message) int {
 		return 1
 	}
 	return n
-}
-
-func deferredUntil(attrs map[string]types.MessageAttributeValue) (time.Time, bool) {
-	v, ok := attrs[attrDeferUntil]
-	if !ok {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339Nano, aws.ToString(v.StringValue))
-	return t, err == nil
 }
 
 func stringAttr(s string) types.MessageAttributeValue {

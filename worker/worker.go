@@ -1,21 +1,26 @@
 // Package worker runs sesq: it long-polls the queue for send envelopes, sends
-// each through the SES client of its identity's region, and acts on the
-// outcome: delete when sent, wait and try again on transient faults, defer on
-// quota, dead-letter what can never succeed.
+// each through the SES client of its identity's region, and acts on what
+// retry.Policy.Decide makes of the outcome: delete when sent, send again
+// after a short backoff, hand back (a long backoff, a paused region),
+// defer on quota, dead-letter what can never succeed.
 //
-// Delivery is at least once: a message is deleted only after SES accepted it
-// or it was written to the dead-letter queue. A worker that dies mid-send
-// leaves the message to reappear after its visibility timeout, so an email
-// can (rarely) be sent twice; the envelope id is the key to suppress that.
+// Delivery is at least once: a message is deleted only after SES accepted
+// it, it was written to the dead-letter queue, or it was put back on the
+// queue as a new message carrying its ledger (internal/ledger). A worker
+// that dies mid-send leaves its messages to reappear after their
+// visibility timeout, so an email can (rarely) be sent twice; the
+// envelope id, claimed in the idempotency store before each send, is the
+// key that suppresses that.
 package worker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +34,7 @@ import (
 	"github.com/sesq/sesq/internal/breaker"
 	"github.com/sesq/sesq/internal/config"
 	"github.com/sesq/sesq/internal/idempotency"
+	"github.com/sesq/sesq/internal/ledger"
 	"github.com/sesq/sesq/internal/metrics"
 	"github.com/sesq/sesq/internal/ratelimit"
 	"github.com/sesq/sesq/retry"
@@ -44,25 +50,29 @@ type Queue interface {
 
 var _ Queue = (*sqs.Client)(nil)
 
+// Idempotency is the duplicate-suppression store the worker uses
+// (internal/idempotency has an in-memory one and a DynamoDB one). A claim
+// has an owner (one delivery) and lasts ttl unless renewed.
+type Idempotency interface {
+	Claim(ctx context.Context, key, owner string, ttl time.Duration) (idempotency.Claim, error)
+	Renew(ctx context.Context, key, owner string, ttl time.Duration) error
+	Done(ctx context.Context, key, owner string) error
+	Release(ctx context.Context, key, owner string) error
+}
+
+var _ Idempotency = (*idempotency.Memory)(nil)
+var _ Idempotency = (*idempotency.DynamoDB)(nil)
+
 // Options are the worker's collaborators that are not configuration.
 type Options struct {
 	Logger  *slog.Logger        // nil: slog.Default()
-	Now     func() time.Time    // nil: time.Now
 	Rand    func() float64      // backoff jitter; nil: math/rand
-	Policy  func(*retry.Policy) // adjusts the retry policy built from the configuration (tests)
+	Policy  func(*retry.Policy) // adjusts the decision policy built from the configuration (tests)
 	Metrics *metrics.Metrics    // nil: none
-	// Idempotency remembers which envelope keys SES accepted, so that a
-	// redelivery is deleted, not sent again. nil: an in-memory store of the
-	// last 10 000 keys for an hour.
+	// Idempotency remembers which envelope ids SES accepted and which a
+	// delivery is sending, so that a redelivery is not sent again. nil: an
+	// in-memory store that keeps sent ids for twice the visibility timeout.
 	Idempotency Idempotency
-}
-
-// Idempotency is the duplicate-suppression store the worker uses
-// (internal/idempotency has the in-memory one).
-type Idempotency interface {
-	Begin(ctx context.Context, key string) (idempotency.State, error)
-	Done(ctx context.Context, key string) error
-	Release(ctx context.Context, key string) error
 }
 
 // Worker is one sesq worker process's machinery.
@@ -72,14 +82,17 @@ type Worker struct {
 	transport Transport
 	dlq       *deadletter.Writer
 	policy    retry.Policy
+	ledger    *ledger.Signer
 	log       *slog.Logger
-	now       func() time.Time
 	metrics   *metrics.Metrics
 	acks      *acks
 	flight    *inFlight
 	limits    *ratelimit.Limits
 	breakers  *breaker.Breakers
-	dedupe    Idempotency
+	claims    Idempotency
+	memo      *memo
+	id        string        // this process's part of claim owners
+	seq       atomic.Uint64 // deliveries, the other part
 	credits   chan struct{} // one per message received and not finished
 	acquiring sync.Mutex    // one poller takes credits at a time
 
@@ -88,7 +101,6 @@ type Worker struct {
 	draining    atomic.Bool
 	lastReceive atomic.Int64 // unix nanoseconds of the last successful receive
 	lastBeat    atomic.Int64 // unix nanoseconds of the visibility loop's last tick
-	pausedUntil atomic.Int64 // unix nanoseconds: no receives before (the transport is unavailable)
 }
 
 // New builds a worker; cfg must have passed Validate(config.ForRun).
@@ -97,10 +109,13 @@ func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 		cfg: cfg, queue: q, transport: t,
 		dlq: &deadletter.Writer{Client: q, QueueURL: cfg.DLQURL, SourceQueue: cfg.QueueURL},
 		policy: retry.Policy{
-			Initial: cfg.BackoffInitial, Max: cfg.BackoffMax, MaxAttempts: cfg.MaxAttempts,
-			InProcess: min(retry.DefaultInProcess, cfg.VisibilityTimeout/2), Jitter: 0.5, Rand: opts.Rand,
+			Initial: cfg.BackoffInitial, Max: cfg.BackoffMax, MaxAttempts: cfg.MaxAttempts, Jitter: 0.5, Rand: opts.Rand,
+			InProcess: min(retry.DefaultInProcess, cfg.VisibilityTimeout/2), QuotaDelay: cfg.QuotaDelay,
+			MaxDeferrals: cfg.MaxDeferrals, MaxHolds: retry.DefaultMaxHolds, MaxThrottleRetries: retry.DefaultMaxThrottleRetries,
 		},
-		log: opts.Logger, now: opts.Now, metrics: opts.Metrics, dedupe: opts.Idempotency,
+		ledger: ledger.NewSigner([]byte(cfg.LedgerKey), cfg.QueueURL),
+		log:    opts.Logger, metrics: opts.Metrics, claims: opts.Idempotency,
+		memo: newMemo(),
 	}
 	// Up to two batches wait for a sender, so that senders never wait on a
 	// poll while messages are queued.
@@ -111,14 +126,14 @@ func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 	if w.log == nil {
 		w.log = slog.Default()
 	}
-	if w.now == nil {
-		w.now = time.Now
+	w.breakers = breaker.New(time.Now)
+	if w.claims == nil {
+		w.claims = idempotency.NewMemory(2*cfg.VisibilityTimeout, time.Now)
 	}
-	w.breakers = breaker.New(w.now)
-	if w.dedupe == nil {
-		w.dedupe = idempotency.NewMemory(10000, time.Hour, w.now)
-	}
-	w.limits = ratelimit.NewLimits(w.sendQuota, w.now, func(region string, rate float64, err error) {
+	var id [6]byte
+	rand.Read(id[:])
+	w.id = hex.EncodeToString(id[:])
+	w.limits = ratelimit.NewLimits(w.sendQuota, time.Now, func(region string, rate float64, err error) {
 		if err != nil {
 			w.log.Warn("no send quota; the rate adapts from the first throttle", "region", region, "err", err)
 		} else {
@@ -126,34 +141,52 @@ func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 		}
 	})
 	w.metrics.ObserveSendRates(w.limits.Rates)
-
 	return w
 }
 
 // Run works until ctx is cancelled, then drains: it stops receiving, lets
 // sends in flight finish for up to the shutdown timeout, hands back what is
-// unfinished (visible again at once), flushes pending deletes and returns
-// nil. It returns early only if the configuration is unusable; SQS and SES
-// faults are retried and logged, never fatal.
+// unfinished (visible again at once, its ledger kept), flushes pending
+// deletes and returns nil. It returns early only if the configuration is
+// unusable; SQS and SES faults are retried and logged, never fatal.
 func (w *Worker) Run(ctx context.Context) error {
 	if w.cfg.QueueURL == "" || w.cfg.DLQURL == "" {
 		return errors.New("worker: queue and dead-letter queue URLs are required")
+	}
+	if w.cfg.LedgerKey == "" {
+		w.log.Info("SESQ_LEDGER_KEY is not set: message ledgers are signed with a key derived from the queue URL (see README, Delivery semantics)")
 	}
 	// work outlives ctx by the shutdown timeout: sends in flight may finish.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	w.running.Store(true)
 	defer w.running.Store(false)
-	w.lastBeat.Store(w.now().UnixNano())
+	w.lastBeat.Store(time.Now().UnixNano())
+	drainTimer := make(chan struct{})
 	stopDrainTimer := context.AfterFunc(ctx, func() {
+		defer close(drainTimer)
 		w.draining.Store(true)
 		w.log.Info("shutting down: receiving stopped, draining", "timeout", w.cfg.ShutdownTimeout.String())
-		time.AfterFunc(w.cfg.ShutdownTimeout, cancelWork)
 	})
 	defer stopDrainTimer()
+	drained := make(chan struct{})
+	go func() {
+		select {
+		case <-drainTimer:
+		case <-drained:
+			return
+		}
+		t := time.NewTimer(w.cfg.ShutdownTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelWork()
+		case <-drained:
+		}
+	}()
 
 	w.acks = newAcks(w.queue, w.cfg.QueueURL, w.log)
-	w.flight = newInFlight(w.cfg.VisibilityTimeout, w.acks, w.now, &w.lastBeat)
+	w.flight = newInFlight(w.cfg.VisibilityTimeout, w.acks, w.claims, w.log, &w.lastBeat)
 	trackerDone := make(chan struct{})
 	trackerCtx, stopTracker := context.WithCancel(context.Background())
 	go func() { defer close(trackerDone); w.flight.extendLoop(trackerCtx) }()
@@ -184,6 +217,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	pollers.Wait()
 	close(buffered)
 	senders.Wait()
+	close(drained)
 	stopTracker()
 	<-trackerDone
 	w.acks.close()
@@ -210,25 +244,36 @@ func (w *Worker) sendQuota(ctx context.Context, region string) (float64, error) 
 // (SESQ_WAIT_TIME=0).
 const idlePause = 200 * time.Millisecond
 
+// receiveGrace is how much longer than the long-poll wait a receive may
+// take before it is abandoned: a connection that hangs (a network that
+// drops packets) must not hold a poller forever.
+const receiveGrace = 5 * time.Second
+
 // Alive tells whether Run is running and its visibility loop ticked within
 // one visibility timeout (it ticks four times per timeout).
 func (w *Worker) Alive() bool {
-	return w.running.Load() && w.now().Sub(time.Unix(0, w.lastBeat.Load())) < w.cfg.VisibilityTimeout
+	return w.running.Load() && time.Since(time.Unix(0, w.lastBeat.Load())) < w.cfg.VisibilityTimeout
 }
 
-// Ready tells whether the worker takes work: it is not draining or paused
-// because the transport refused its credentials, and a
-// receive succeeded within twice the long-poll wait (at least 5 s), or every
-// send slot is busy (a saturated worker does not receive).
+// Ready tells whether the worker takes work: it is not draining, and a
+// receive succeeded within ReadyWindow, or every send slot is busy (a
+// saturated worker does not receive). So it turns not ready within
+// ReadyWindow of SQS becoming unreachable. A region paused for its
+// credentials does not make the worker unready: the other regions go on.
 func (w *Worker) Ready() bool {
-	if !w.running.Load() || w.draining.Load() || w.now().UnixNano() < w.pausedUntil.Load() {
+	if !w.running.Load() || w.draining.Load() {
 		return false
 	}
 	if len(w.credits) >= w.cfg.Concurrency {
 		return true // saturated: senders busy, polling waits for them
 	}
-	window := max(2*w.cfg.WaitTime, 5*time.Second)
-	return w.now().Sub(time.Unix(0, w.lastReceive.Load())) < window
+	return time.Since(time.Unix(0, w.lastReceive.Load())) < w.ReadyWindow()
+}
+
+// ReadyWindow is twice the long-poll wait, at least 2 s: an idle poller
+// comes back from SQS once per wait.
+func (w *Worker) ReadyWindow() time.Duration {
+	return 2 * max(w.cfg.WaitTime, time.Second)
 }
 
 // pollerCount is enough concurrent long polls to keep the senders fed with
@@ -244,16 +289,9 @@ func pollerCount(concurrency, batch int) int {
 // backs off while the senders are saturated.
 func (w *Worker) poll(ctx, work context.Context, out chan<- types.Message) {
 	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 200*time.Millisecond, 20*time.Second, 0
+	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 200*time.Millisecond, 5*time.Second, 0
 	want := min(w.cfg.BatchSize, cap(w.credits))
 	for {
-		if d := time.Unix(0, w.pausedUntil.Load()).Sub(w.now()); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return
-			}
-		}
 		if !w.acquire(ctx, want) {
 			return
 		}
@@ -272,30 +310,38 @@ func (w *Worker) poll(ctx, work context.Context, out chan<- types.Message) {
 		if err != nil {
 			d := bo.NextBackOff()
 			w.log.Warn("receive failed; retrying", "err", err, "retry_in_s", d.Seconds())
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
+			if !sleep(ctx, d) {
 				return
 			}
 			continue
 		}
 		bo.Reset()
-		w.lastReceive.Store(w.now().UnixNano())
+		w.lastReceive.Store(time.Now().UnixNano())
 		if len(msgs) == 0 && w.cfg.WaitTime < time.Second {
 			// Short polling on an empty queue: do not spin.
-			select {
-			case <-time.After(idlePause):
-			case <-ctx.Done():
+			if !sleep(ctx, idlePause) {
 				return
 			}
 			continue
 		}
-		receivedAt := w.now()
+		receivedAt := time.Now()
 		w.metrics.InFlight(len(msgs))
 		for _, m := range msgs {
 			w.flight.track(aws.ToString(m.ReceiptHandle), receivedAt)
 			out <- m // never blocks: the buffer holds every credit
 		}
+	}
+}
+
+// sleep waits d or until ctx ends, and tells whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -335,8 +381,10 @@ func (w *Worker) release(n int) {
 }
 
 // survive keeps a bug in handling one message from taking the worker down:
-// the panic is logged with its stack and the message handed back for a
-// later try (and, if it keeps failing, SQS's redrive).
+// the panic is logged with its stack and the message made visible again
+// after the longest backoff. Its next delivery counts this one as an
+// unfinished delivery (one attempt: it may have sent), so a message that
+// panics every time is dead-lettered as exhausted, not retried forever.
 func (w *Worker) survive(m types.Message) {
 	r := recover()
 	if r == nil {
@@ -348,22 +396,9 @@ func (w *Worker) survive(m types.Message) {
 	w.acks.setVisibility(h, w.cfg.BackoffMax)
 }
 
-// handBackUnstarted returns a message received after shutdown began,
-// re-enqueued with the attempts it had, so that the receive does not count
-// as an attempt.
-func (w *Worker) handBackUnstarted(m types.Message) {
-	ctx, cancel := context.WithTimeout(context.Background(), actTimeout)
-	defer cancel()
-	before := w.policy.FirstAttempt(attrInt(m.MessageAttributes, attrAttempts), receiveCount(m)) - 1
-	if err := w.requeue(ctx, m, verdict{step: stepRequeue, attempts: before}); err != nil {
-		w.log.Warn("re-enqueue at shutdown failed; visibility reset instead", "sqs_message_id", aws.ToString(m.MessageId), "err", err)
-		w.acks.setVisibility(aws.ToString(m.ReceiptHandle), 0)
-		return
-	}
-	w.acks.delete(aws.ToString(m.ReceiptHandle))
-}
-
 func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.WaitTime+receiveGrace)
+	defer cancel()
 	out, err := w.queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:            aws.String(w.cfg.QueueURL),
 		MaxNumberOfMessages: int32(n),
@@ -376,80 +411,7 @@ func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
 		MessageAttributeNames: []string{"All"},
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("receive from %s: %w", w.cfg.QueueURL, err)
 	}
 	return out.Messages, nil
-}
-
-// inFlight tracks the messages being worked on and extends their visibility
-// before it runs out, in batches.
-type inFlight struct {
-	beat      *atomic.Int64 // set at every tick: the loop is alive
-	mu        sync.Mutex
-	visibleAt map[string]time.Time
-	timeout   time.Duration
-	acks      *acks
-	now       func() time.Time
-}
-
-func newInFlight(timeout time.Duration, a *acks, now func() time.Time, beat *atomic.Int64) *inFlight {
-	return &inFlight{visibleAt: map[string]time.Time{}, timeout: timeout, acks: a, now: now, beat: beat}
-}
-
-func (f *inFlight) track(handle string, receivedAt time.Time) {
-	f.mu.Lock()
-	f.visibleAt[handle] = receivedAt.Add(f.timeout)
-	f.mu.Unlock()
-}
-
-func (f *inFlight) untrack(handle string) {
-	f.mu.Lock()
-	delete(f.visibleAt, handle)
-	f.mu.Unlock()
-}
-
-// extendLoop checks four times per visibility timeout and extends every
-// message with less than half of it left.
-func (f *inFlight) extendLoop(ctx context.Context) {
-	t := time.NewTicker(f.timeout / 4)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := f.now()
-		f.beat.Store(now.UnixNano())
-		// Enqueued under the lock, so that an extension is never queued
-		// behind the final delete or hand-back of an untracked message.
-		f.mu.Lock()
-		for h, at := range f.visibleAt {
-			if at.Sub(now) < f.timeout/2 {
-				f.visibleAt[h] = now.Add(f.timeout)
-				f.acks.setVisibility(h, f.timeout)
-			}
-		}
-		f.mu.Unlock()
-	}
-}
-
-// Message attributes sesq sets when it re-enqueues a message deferred for
-// quota.
-const (
-	attrAttempts   = deadletter.AttrAttempts // attempts made before the deferral
-	attrDeferrals  = "sesq-deferrals"
-	attrDeferUntil = "sesq-defer-until"
-)
-
-func attrInt(attrs map[string]types.MessageAttributeValue, name string) int {
-	v, ok := attrs[name]
-	if !ok {
-		return 0
-	}
-	n, err := strconv.Atoi(aws.ToString(v.StringValue))
-	if err != nil || n < 0 {
-		return 0
-	}
-	return n
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sesq/sesq/internal/awsclient"
 	"github.com/sesq/sesq/internal/emulator"
 	"github.com/sesq/sesq/internal/sestest"
 	"github.com/sesq/sesq/internal/testkit"
@@ -119,7 +120,8 @@ func TestKill9MidRunLosesNothing(t *testing.T) {
 // createIdempotencyTable makes the table the Terraform module makes.
 func createIdempotencyTable(t *testing.T, endpoint string) string {
 	t.Helper()
-	c := dynamodb.New(dynamodb.Options{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""), BaseEndpoint: aws.String(endpoint)})
+	c := dynamodb.New(dynamodb.Options{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""), BaseEndpoint: aws.String(endpoint),
+		HTTPClient: awsclient.HTTPClient(0)})
 	name := fmt.Sprintf("sesq-idempotency-%d", time.Now().UnixNano())
 	_, err := c.CreateTable(t.Context(), &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),

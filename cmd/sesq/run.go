@@ -48,8 +48,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	opts := worker.Options{Logger: log, Metrics: m}
 	if cfg.IdempotencyTable != "" {
 		opts.Idempotency = &idempotency.DynamoDB{
-			Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.IdempotencyTable,
-			TTL: cfg.IdempotencyTTL, InProgressTTL: 2 * cfg.SendTimeout,
+			Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.IdempotencyTable, SentTTL: cfg.IdempotencyTTL,
 		}
 	}
 	w := worker.New(cfg, q, transport, opts)

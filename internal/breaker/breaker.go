@@ -1,7 +1,8 @@
 // Package breaker isolates a failing SES region: after a run of transient
-// failures it stops sending there for a while (open), then lets one probe
-// through (half-open); a success closes it. Messages for an open region go
-// back to the queue without using up attempts, so one region's outage
+// failures, or at once when the worker's credentials are refused there, it
+// stops sending there for a while (open), then lets one probe through
+// (half-open); a success closes it. Messages for an open region go back to
+// the queue without using up attempts, so one region's outage or refusal
 // neither burns the retries of its messages nor holds the senders that the
 // other regions need.
 package breaker
@@ -23,6 +24,21 @@ type region struct {
 	openTill time.Time
 	cooldown time.Duration
 	probing  bool
+	refusals int    // credential refusals in a row
+	code     string // the last refusal's
+	message  string
+}
+
+// Gate is what Allow says of a region.
+type Gate struct {
+	// Pass: a send may go now (when the breaker was open, as the probe).
+	Pass bool
+	// Wait is, when not Pass, how long until it may try again.
+	Wait time.Duration
+	// Refusals is how many times in a row the worker's credentials were
+	// refused there, with the last refusal's code and message.
+	Refusals      int
+	Code, Message string
 }
 
 // Breakers are one breaker per region.
@@ -46,25 +62,35 @@ func (b *Breakers) get(name string) *region {
 	return r
 }
 
-// Allow tells whether a send may go to the region now; when not, wait is
-// how long until it may try again. After an open period one caller gets
-// through as the probe; the others wait for its result.
-func (b *Breakers) Allow(name string) (ok bool, wait time.Duration) {
+// Allow tells whether a send may go to the region now. After an open
+// period one caller gets through as the probe; the others wait for its
+// result.
+func (b *Breakers) Allow(name string) Gate {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := b.get(name)
 	now := b.now()
+	g := Gate{Refusals: r.refusals, Code: r.code, Message: r.message}
 	switch {
 	case r.openTill.IsZero():
-		return true, 0
+		g.Pass = true
 	case now.Before(r.openTill):
-		return false, r.openTill.Sub(now)
+		g.Wait = r.openTill.Sub(now)
 	case r.probing:
-		return false, MinCooldown
+		g.Wait = MinCooldown
 	default:
 		r.probing = true
-		return true, 0
+		g.Pass = true
 	}
+	return g
+}
+
+// Refusals is how many times in a row the worker's credentials were
+// refused in the region.
+func (b *Breakers) Refusals(name string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.get(name).refusals
 }
 
 // Success closes the region's breaker.
@@ -96,6 +122,26 @@ func (b *Breakers) Failure(name string) bool {
 		return true
 	}
 	return false
+}
+
+// Trip opens the region's breaker at once for at least d: the worker's
+// credentials were refused there (code, message), and every send would be
+// refused alike. It counts the refusal and reports whether the breaker
+// opened now (it was closed or probing).
+func (b *Breakers) Trip(name string, d time.Duration, code, message string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.get(name)
+	now := b.now()
+	opened := r.openTill.IsZero() || r.probing
+	r.probing = false
+	r.refusals++
+	r.code, r.message = code, message
+	r.cooldown = max(r.cooldown, d)
+	if till := now.Add(d); till.After(r.openTill) {
+		r.openTill = till
+	}
+	return opened
 }
 
 // Open lists the regions whose breaker is open now.

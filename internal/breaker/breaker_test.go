@@ -13,33 +13,33 @@ func TestBreaker(t *testing.T) {
 			t.Fatalf("opened after %d failures", i)
 		}
 	}
-	if ok, _ := b.Allow("eu-west-1"); !ok {
+	if g := b.Allow("eu-west-1"); !g.Pass {
 		t.Fatal("closed breaker refused")
 	}
 	if !b.Failure("eu-west-1") {
 		t.Fatal("did not open at the threshold")
 	}
-	if ok, wait := b.Allow("eu-west-1"); ok || wait != MinCooldown {
-		t.Fatalf("open breaker: ok %v, wait %v", ok, wait)
+	if g := b.Allow("eu-west-1"); g.Pass || g.Wait != MinCooldown {
+		t.Fatalf("open breaker: %+v", g)
 	}
-	if ok, _ := b.Allow("us-east-1"); !ok {
+	if g := b.Allow("us-east-1"); !g.Pass {
 		t.Fatal("another region is affected")
 	}
 	now = now.Add(MinCooldown)
-	if ok, _ := b.Allow("eu-west-1"); !ok {
+	if g := b.Allow("eu-west-1"); !g.Pass {
 		t.Fatal("no probe after the cooldown")
 	}
-	if ok, _ := b.Allow("eu-west-1"); ok {
+	if g := b.Allow("eu-west-1"); g.Pass {
 		t.Fatal("a second probe while the first is out")
 	}
 	b.Failure("eu-west-1") // the probe failed: open twice as long
-	if ok, wait := b.Allow("eu-west-1"); ok || wait != 2*MinCooldown {
-		t.Fatalf("after a failed probe: ok %v, wait %v", ok, wait)
+	if g := b.Allow("eu-west-1"); g.Pass || g.Wait != 2*MinCooldown {
+		t.Fatalf("after a failed probe: %+v", g)
 	}
 	now = now.Add(2 * MinCooldown)
 	b.Allow("eu-west-1")
 	b.Success("eu-west-1")
-	if ok, _ := b.Allow("eu-west-1"); !ok || len(b.Open()) != 0 {
+	if g := b.Allow("eu-west-1"); !g.Pass || len(b.Open()) != 0 {
 		t.Fatal("a successful probe did not close the breaker")
 	}
 	for i := 0; i < 100; i++ { // cooldown is capped
@@ -48,7 +48,46 @@ func TestBreaker(t *testing.T) {
 		b.Allow("ap-southeast-2")
 	}
 	b.Failure("ap-southeast-2")
-	if _, wait := b.Allow("ap-southeast-2"); wait > MaxCooldown {
-		t.Errorf("cooldown %v over the cap", wait)
+	if g := b.Allow("ap-southeast-2"); g.Wait > MaxCooldown {
+		t.Errorf("cooldown %v over the cap", g.Wait)
+	}
+}
+
+func TestTripPausesOneRegionAtOnce(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	b := New(func() time.Time { return now })
+	if !b.Trip("cn-north-1", 30*time.Second, "InvalidClientTokenId", "m") {
+		t.Fatal("Trip did not report opening")
+	}
+	if g := b.Allow("cn-north-1"); g.Pass || g.Wait != 30*time.Second || g.Refusals != 1 || g.Code != "InvalidClientTokenId" {
+		t.Fatalf("tripped region: %+v", g)
+	}
+	if g := b.Allow("us-east-1"); !g.Pass {
+		t.Fatal("another region is affected")
+	}
+	if b.Trip("cn-north-1", 10*time.Second, "InvalidClientTokenId", "m") {
+		t.Error("a shorter trip of an open breaker reported opening")
+	}
+	if g := b.Allow("cn-north-1"); g.Wait != 30*time.Second {
+		t.Errorf("a shorter trip shortened the pause: %v", g.Wait)
+	}
+	now = now.Add(30 * time.Second)
+	if g := b.Allow("cn-north-1"); !g.Pass {
+		t.Fatal("no probe after the pause")
+	}
+	if g := b.Allow("cn-north-1"); g.Pass {
+		t.Fatal("a second probe while the first is out")
+	}
+	if !b.Trip("cn-north-1", time.Minute, "InvalidClientTokenId", "m") {
+		t.Error("a refused probe did not reopen")
+	}
+	if g := b.Allow("cn-north-1"); g.Wait != time.Minute || g.Refusals != 3 {
+		t.Errorf("after the refused probe: %+v", g)
+	}
+	now = now.Add(time.Minute)
+	b.Allow("cn-north-1")
+	b.Success("cn-north-1")
+	if g := b.Allow("cn-north-1"); !g.Pass {
+		t.Error("a successful probe did not close it")
 	}
 }

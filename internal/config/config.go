@@ -34,6 +34,8 @@ type Config struct {
 	BackoffInitial    time.Duration `envconfig:"BACKOFF_INITIAL" default:"200ms"`       // first retry delay
 	BackoffMax        time.Duration `envconfig:"BACKOFF_MAX" default:"30s"`             // longest retry delay
 	QuotaDelay        time.Duration `envconfig:"QUOTA_DELAY" default:"15m"`             // wait after a daily quota or pause
+	MaxDeferrals      int           `envconfig:"MAX_DEFERRALS" default:"96"`            // quota deferrals of one envelope before reason quota (24 h at 15m)
+	LedgerKey         string        `envconfig:"LEDGER_KEY"`                            // signs the ledger sesq keeps on messages; empty: derived from the queue URL
 	AllowedIdentities []string      `envconfig:"ALLOWED_IDENTITIES"`                    // ARN globs; empty: all
 	ShutdownTimeout   time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"25s"`        // drain time after SIGTERM
 	SendTimeout       time.Duration `envconfig:"SEND_TIMEOUT" default:"30s"`            // one SES call at most
@@ -147,6 +149,12 @@ func (c Config) Validate(purpose Purpose) error {
 	}
 	if c.QuotaDelay < time.Second {
 		bad("QUOTA_DELAY", "must be at least 1s, got %s", c.QuotaDelay)
+	}
+	if c.MaxDeferrals < 0 {
+		bad("MAX_DEFERRALS", "must not be negative, got %d", c.MaxDeferrals)
+	}
+	if c.LedgerKey != "" && len(c.LedgerKey) < 16 {
+		bad("LEDGER_KEY", "must be at least 16 bytes (a random secret shared by every worker of the queue), got %d", len(c.LedgerKey))
 	}
 	for _, p := range c.AllowedIdentities {
 		if err := ValidPattern(p); err != nil {

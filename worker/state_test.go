@@ -1,0 +1,546 @@
+package worker_test
+
+// The worker's state machine, exactly: the real worker against an in-memory
+// SQS (internal/sqsfake) and a scripted SES, in testing/synctest bubbles, so
+// every time below is the fake clock's and exact: no sleeps, no tolerances.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/envelope"
+	"github.com/sesq/sesq/internal/config"
+	"github.com/sesq/sesq/internal/idempotency"
+	"github.com/sesq/sesq/internal/ledger"
+	"github.com/sesq/sesq/internal/sqsfake"
+	"github.com/sesq/sesq/internal/testkit"
+	"github.com/sesq/sesq/retry"
+	"github.com/sesq/sesq/worker"
+)
+
+// fakeSES answers sends by envelope id: the scripted errors in order, then
+// always (nil: success), after latency. Every call is recorded with the
+// time it was answered.
+type fakeSES struct {
+	mu      sync.Mutex
+	start   time.Time
+	script  map[string][]error
+	always  map[string]error
+	latency time.Duration
+	calls   []sesCall
+}
+
+type sesCall struct {
+	id  string
+	at  time.Duration // since start
+	err error
+}
+
+func newFakeSES() *fakeSES {
+	return &fakeSES{start: time.Now(), script: map[string][]error{}, always: map[string]error{}}
+}
+
+// send is one call by a worker process; once cut is set (the process is
+// gone) its sends reach nothing, those under way included.
+func (f *fakeSES) send(ctx context.Context, e *envelope.Envelope, cut *atomic.Bool) (string, error) {
+	f.mu.Lock()
+	latency := f.latency
+	f.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if cut.Load() {
+		return "", context.Canceled
+	}
+	var err error
+	if s := f.script[e.Key()]; len(s) > 0 {
+		err, f.script[e.Key()] = s[0], s[1:]
+	} else {
+		err = f.always[e.Key()]
+	}
+	f.calls = append(f.calls, sesCall{id: e.Key(), at: time.Since(f.start), err: err})
+	if err != nil {
+		return "", err
+	}
+	return "ses-" + e.Key(), nil
+}
+
+// of returns the call times of one envelope id.
+func (f *fakeSES) of(id string) []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []time.Duration
+	for _, c := range f.calls {
+		if c.id == id {
+			out = append(out, c.at)
+		}
+	}
+	return out
+}
+
+// view is one worker's SES: the shared fake, cut off when its process dies.
+type view struct {
+	ses *fakeSES
+	cut *atomic.Bool
+}
+
+func (v view) Send(ctx context.Context, e *envelope.Envelope) (string, error) {
+	return v.ses.send(ctx, e, v.cut)
+}
+
+func apiErr(code, msg string) error {
+	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: smithy.FaultServer}
+}
+
+var (
+	errUnavailable = apiErr("ServiceUnavailable", "Service Unavailable")
+	errDenied      = apiErr("AccessDenied", "User arn:aws:iam::1:user/sesq is not authorized to perform ses:SendEmail")
+	errToken       = apiErr("InvalidClientTokenId", "The security token included in the request is invalid.")
+	errDaily       = apiErr("Throttling", "Daily message quota exceeded.")
+)
+
+// rig is one test's queues, SES and configuration.
+type rig struct {
+	t          *testing.T
+	sqs        *sqsfake.SQS
+	queue, dlq string
+	ses        *fakeSES
+	cfg        config.Config
+	start      time.Time
+}
+
+func newRig(t *testing.T) *rig {
+	s := sqsfake.New()
+	dlq := s.CreateQueue("mail-dlq", sqsfake.QueueOptions{})
+	q := s.CreateQueue("mail", sqsfake.QueueOptions{VisibilityTimeout: time.Minute, RedriveTo: dlq, MaxReceiveCount: 20})
+	return &rig{t: t, sqs: s, queue: q, dlq: dlq, ses: newFakeSES(), start: time.Now(),
+		cfg: config.Config{
+			QueueURL: q, DLQURL: dlq, Concurrency: 4, BatchSize: 10, WaitTime: 20 * time.Second, VisibilityTimeout: time.Minute,
+			MaxAttempts: 8, BackoffInitial: 200 * time.Millisecond, BackoffMax: 30 * time.Second, QuotaDelay: 15 * time.Minute,
+			MaxDeferrals: 96, ShutdownTimeout: 25 * time.Second, SendTimeout: 30 * time.Second,
+		}}
+}
+
+// since is the fake time since the rig was made.
+func (r *rig) since() time.Duration { return time.Since(r.start) }
+
+// run starts a worker reading through the SQS client called name, with a
+// store of its own unless one is given; stop cancels it and waits for Run
+// to return, reporting when it did.
+func (r *rig) run(name string, store worker.Idempotency) (stop func() time.Duration, cut *atomic.Bool) {
+	cut = new(atomic.Bool)
+	w := worker.New(r.cfg, r.sqs.Client(name), view{ses: r.ses, cut: cut}, worker.Options{
+		Logger:      testkit.TestLogger(r.t),
+		Policy:      func(p *retry.Policy) { p.Jitter = 0 },
+		Idempotency: store,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan time.Duration, 1)
+	go func() {
+		if err := w.Run(ctx); err != nil {
+			r.t.Errorf("Run: %v", err)
+		}
+		done <- r.since()
+	}()
+	return func() time.Duration { cancel(); return <-done }, cut
+}
+
+// crash makes the worker that reads through client name vanish as kill -9
+// would: none of its calls reach SQS or SES any more.
+func (r *rig) crash(name string, cut *atomic.Bool) {
+	cut.Store(true)
+	r.sqs.SetFaults(func(c sqsfake.Call) sqsfake.Fault {
+		if c.Client == name {
+			return sqsfake.Refuse
+		}
+		return sqsfake.Works
+	})
+}
+
+func body(id string) string {
+	return fmt.Sprintf(`{"version":1,"id":%q,"action":"SendEmail","sourceArn":"arn:aws:ses:us-east-1:123456789012:identity/example.com","source":"s@example.com","destination":{"to":["r@example.net"]},"message":{"subject":{"data":"s"},"body":{"text":{"data":"b"}}}}`, id)
+}
+
+// bodyFor is body with another identity ARN.
+func bodyFor(arn, id string) string {
+	return strings.Replace(body(id), "arn:aws:ses:us-east-1:123456789012:identity/example.com", arn, 1)
+}
+
+func (r *rig) enqueue(bodies ...string) {
+	for _, b := range bodies {
+		if _, err := r.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(r.queue), MessageBody: aws.String(b)}); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// deadLetters is the dead-letter queue's messages by envelope id.
+func (r *rig) deadLetters() map[string]sqsfake.Message {
+	out := map[string]sqsfake.Message{}
+	for _, m := range r.sqs.Messages(r.dlq) {
+		env, err := envelope.Parse([]byte(m.Body))
+		if err != nil {
+			r.t.Fatalf("dead letter %s: %v", m.ID, err)
+		}
+		out[env.Key()] = m
+	}
+	return out
+}
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+func sameTimes(got, want []time.Duration) bool { return slices.Equal(got, want) }
+
+// A send that keeps failing: attempts 1 to 6 wait in the worker (0.2, 0.4,
+// 0.8, 1.6, 3.2 s), the 6.4 s and 12.8 s delays hand the message back as a
+// new message carrying its ledger (delays round up to whole seconds), and
+// the 8th failure dead-letters it as exhausted with sesq-attempts 8.
+func TestStateRetriesThenExhausted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.ses.always["e"] = errUnavailable
+		r.enqueue(body("e"))
+		stop, _ := r.run("a", nil)
+		time.Sleep(time.Minute)
+		stop()
+		want := []time.Duration{0, ms(200), ms(600), ms(1400), ms(3000), ms(6200), ms(13200), ms(26200)}
+		if got := r.ses.of("e"); !sameTimes(got, want) {
+			t.Errorf("sends at %v, want %v", got, want)
+		}
+		dl := r.deadLetters()["e"]
+		if got := []string{dl.Attributes[deadletter.AttrReason], dl.Attributes[deadletter.AttrErrorCode], dl.Attributes[deadletter.AttrAttempts]}; !slices.Equal(got, []string{"exhausted", "ServiceUnavailable", "8"}) {
+			t.Errorf("dead letter reason, code, attempts = %v", got)
+		}
+		if n := len(r.sqs.Messages(r.queue)); n != 0 {
+			t.Errorf("%d messages left in the queue", n)
+		}
+		if n := r.sqs.CallCount(sqsfake.OpSendMessage, r.queue); n != 1+2 {
+			t.Errorf("%d SendMessage calls, want the producer's and 2 re-enqueues (after attempts 6 and 7)", n)
+		}
+	})
+}
+
+// kill -9 while sends are in flight: the messages come back after their
+// visibility timeout, and the delivery that never finished costs exactly
+// one attempt: the always-failing envelope gets 7 more sends, not fewer.
+func TestStateCrashCostsOneAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.ses.latency = 10 * time.Second // in flight at the crash
+		r.ses.always["fails"] = errUnavailable
+		r.enqueue(body("ok"), body("fails"))
+		stopA, cutA := r.run("a", nil)
+		time.Sleep(time.Second)
+		r.crash("a", cutA)
+		r.ses.mu.Lock()
+		r.ses.latency = 0
+		r.ses.mu.Unlock()
+		stop, _ := r.run("b", nil)
+		time.Sleep(3 * time.Minute)
+		stop()
+		stopA()
+		// Received by b when their visibility ran out, 60 s after a got them.
+		if got := r.ses.of("ok"); !sameTimes(got, []time.Duration{time.Minute}) {
+			t.Errorf("ok sent at %v, want once at 1m", got)
+		}
+		if got := len(r.ses.of("fails")); got != 7 {
+			t.Errorf("fails: %d sends after the crash, want 7 (8 attempts, the crashed delivery counted one)", got)
+		}
+		dl := r.deadLetters()
+		if len(dl) != 1 || dl["fails"].Attributes[deadletter.AttrReason] != "exhausted" || dl["fails"].Attributes[deadletter.AttrAttempts] != "8" {
+			t.Errorf("dead letters %v", dl)
+		}
+	})
+}
+
+// A receive whose answer is lost on the way: its message stays hidden for
+// its visibility timeout, then comes again; that delivery costs one
+// attempt, nothing more, and the envelope is sent once.
+func TestStateLostReceiveAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.ses.script["e"] = []error{errUnavailable, errUnavailable, errUnavailable, errUnavailable, errUnavailable, errUnavailable}
+		r.enqueue(body("e"))
+		var lost atomic.Bool
+		r.sqs.SetFaults(func(c sqsfake.Call) sqsfake.Fault {
+			if c.Op == sqsfake.OpReceiveMessage && lost.CompareAndSwap(false, true) {
+				return sqsfake.LoseAnswer
+			}
+			return sqsfake.Works
+		})
+		stop, _ := r.run("a", nil)
+		time.Sleep(5 * time.Minute)
+		stop()
+		// At 60 s: attempts 2..6 fail, the first four followed by 0.4, 0.8,
+		// 1.6, 3.2 s in process (the lost delivery was charged one), then
+		// 6.4 s and 12.8 s hand it back (7 and 13 s: whole seconds), and
+		// the 8th attempt is sent.
+		want := []time.Duration{time.Minute, time.Minute + ms(400), time.Minute + ms(1200), time.Minute + ms(2800), time.Minute + ms(6000), time.Minute + ms(13000), time.Minute + ms(26000)}
+		if got := r.ses.of("e"); !sameTimes(got, want) {
+			t.Errorf("sends at %v, want %v", got, want)
+		}
+		if len(r.deadLetters()) != 0 || len(r.sqs.Messages(r.queue)) != 0 {
+			t.Errorf("dead letters %d, left %d", len(r.deadLetters()), len(r.sqs.Messages(r.queue)))
+		}
+	})
+}
+
+// The dead-letter queue is unreachable when an authorization failure is to
+// be written: the message goes back with its reason and, once the queue is
+// back, is dead-lettered as authorization, not exhausted; SES was called
+// once.
+func TestStateDeadLetterOutageKeepsTheReason(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.ses.always["e"] = errDenied
+		r.enqueue(body("e"))
+		var down atomic.Bool
+		down.Store(true)
+		r.sqs.SetFaults(func(c sqsfake.Call) sqsfake.Fault {
+			if c.QueueURL == r.dlq && down.Load() {
+				return sqsfake.Refuse
+			}
+			return sqsfake.Works
+		})
+		stop, _ := r.run("a", nil)
+		time.Sleep(45 * time.Second) // tried at 0 and 30 s
+		down.Store(false)
+		time.Sleep(time.Minute)
+		stop()
+		if got := r.ses.of("e"); !sameTimes(got, []time.Duration{0}) {
+			t.Errorf("SES calls at %v, want one at 0", got)
+		}
+		dl := r.deadLetters()["e"]
+		if got := []string{dl.Attributes[deadletter.AttrReason], dl.Attributes[deadletter.AttrErrorCode], dl.Attributes[deadletter.AttrAttempts]}; !slices.Equal(got, []string{"authorization", "AccessDenied", "1"}) {
+			t.Errorf("dead letter reason, code, attempts = %v", got)
+		}
+		if dl.SentAt.Sub(r.start) != time.Minute {
+			t.Errorf("dead-lettered at %v, want at 1m (the third try, 30 s apart)", dl.SentAt.Sub(r.start))
+		}
+		if n := len(r.sqs.Messages(r.queue)); n != 0 {
+			t.Errorf("%d messages left in the queue", n)
+		}
+	})
+}
+
+// Shutdown while a message waits for its retry: it is put back at once,
+// visible, with a ledger of the one attempt made.
+func TestStateShutdownHandsBackWithTheLedger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.ses.script["e"] = []error{errUnavailable}
+		r.enqueue(body("e"))
+		stop, _ := r.run("a", nil)
+		time.Sleep(ms(100)) // waiting 200 ms to retry
+		ended := stop()
+		msgs := r.sqs.Messages(r.queue)
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages in the queue, want the one handed back", len(msgs))
+		}
+		m := msgs[0]
+		l, st := ledger.NewSigner(nil, r.queue).Read(m.Attributes[ledger.Attr], m.Body, m.SentAt)
+		if st != ledger.Valid || l.Attempts != 1 || m.VisibleAt.Sub(r.start) != ms(100) || m.ReceiveCount != 0 {
+			t.Errorf("handed back: ledger %s %+v, visible at %v, receive count %d; want 1 attempt, visible at 100ms", st, l, m.VisibleAt.Sub(r.start), m.ReceiveCount)
+		}
+		// The long polls under way are let finish: the hand-back itself
+		// ends them (each brings it, and hands it back unstarted).
+		if ended != ms(100) {
+			t.Errorf("Run returned at %v, want at once (100ms)", ended)
+		}
+		// A new worker sends it with its next attempt at once.
+		stop2, _ := r.run("b", nil)
+		time.Sleep(time.Second)
+		stop2()
+		if got := r.ses.of("e"); !sameTimes(got, []time.Duration{0, ended}) {
+			t.Errorf("sends at %v", got)
+		}
+	})
+}
+
+// Producer-set attributes steer nothing: sesq-attempts=99, a deferral to
+// 2099, a forged ledger; and a dead letter copied back with its attributes
+// (the console's redrive keeps them) starts with a fresh budget.
+func TestStateForeignAttributesAreIgnored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		str := func(s string) types.MessageAttributeValue {
+			return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(s)}
+		}
+		forged := ledger.NewSigner([]byte("not the fleet's key"), r.queue).Encode(ledger.Ledger{Attempts: 7, Due: time.Now().Add(time.Hour)}, body("forged"), time.Now())
+		for id, attrs := range map[string]map[string]types.MessageAttributeValue{
+			"producer": {"sesq-attempts": str("99"), "sesq-defer-until": str("2099-01-01T00:00:00Z"), "sesq-deferrals": str("4")},
+			"forged":   {ledger.Attr: str(forged)},
+			"redriven": {deadletter.AttrReason: str("exhausted"), deadletter.AttrAttempts: str("8"), deadletter.AttrErrorCode: str("ServiceUnavailable")},
+		} {
+			if _, err := r.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(r.queue), MessageBody: aws.String(body(id)), MessageAttributes: attrs}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.ses.script["redriven"] = []error{errUnavailable, errUnavailable}
+		stop, _ := r.run("a", nil)
+		time.Sleep(time.Minute)
+		stop()
+		for id, want := range map[string][]time.Duration{"producer": {0}, "forged": {0}, "redriven": {0, ms(200), ms(600)}} {
+			if got := r.ses.of(id); !sameTimes(got, want) {
+				t.Errorf("%s: sends at %v, want %v", id, got, want)
+			}
+		}
+		if len(r.deadLetters()) != 0 {
+			t.Errorf("dead letters: %v", r.deadLetters())
+		}
+	})
+}
+
+// A quota deferral longer than SQS's 15-minute delay: the message goes back
+// every 15 minutes until it is due, uncounted, and is sent then.
+func TestStateLongQuotaDeferral(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.cfg.QuotaDelay = 40 * time.Minute
+		r.ses.script["e"] = []error{errDaily}
+		r.enqueue(body("e"))
+		stop, _ := r.run("a", nil)
+		time.Sleep(time.Hour)
+		stop()
+		if got := r.ses.of("e"); !sameTimes(got, []time.Duration{0, 40 * time.Minute}) {
+			t.Errorf("sends at %v, want at 0 and 40m", got)
+		}
+		if n := r.sqs.CallCount(sqsfake.OpSendMessage, r.queue); n != 1+3 {
+			t.Errorf("%d SendMessage calls, want the producer's and 3 re-enqueues (the deferral, at 15m, at 30m)", n)
+		}
+	})
+}
+
+// A deferral whose end is past the envelope's notAfter does not wait past
+// it: the envelope is dead-lettered as expired then and there.
+func TestStateQuotaDeferralPastNotAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.ses.script["e"] = []error{errDaily}
+		notAfter := time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)
+		r.enqueue(strings.Replace(body("e"), `"version":1,`, `"version":1,"notAfter":"`+notAfter+`",`, 1))
+		stop, _ := r.run("a", nil)
+		time.Sleep(time.Minute)
+		stop()
+		dl := r.deadLetters()["e"]
+		if dl.Attributes[deadletter.AttrReason] != "expired" || dl.SentAt != r.start {
+			t.Errorf("dead letter %v at %v, want expired at once", dl.Attributes, dl.SentAt.Sub(r.start))
+		}
+	})
+}
+
+// The worker's credentials are refused in one region: that region pauses
+// (30 s, doubling), its envelopes wait unsent meanwhile while another
+// region's go out at once; after 8 refusals in a row everything of it is
+// dead-lettered as unavailable, and nothing cycles for ever.
+func TestStateRefusedCredentialsPauseOneRegion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		for i := range 3 {
+			r.ses.always[fmt.Sprint("cn-", i)] = errToken
+			r.enqueue(bodyFor("arn:aws-cn:ses:cn-north-1:123456789012:identity/example.cn", fmt.Sprint("cn-", i)), body(fmt.Sprint("us-", i)))
+		}
+		stop, _ := r.run("a", nil)
+		time.Sleep(2 * time.Hour)
+		stop()
+		for i := range 3 {
+			if got := r.ses.of(fmt.Sprint("us-", i)); !sameTimes(got, []time.Duration{0}) {
+				t.Errorf("us-%d sent at %v, want at once", i, got)
+			}
+		}
+		var refused []time.Duration
+		for i := range 3 {
+			refused = append(refused, r.ses.of(fmt.Sprint("cn-", i))...)
+		}
+		slices.Sort(refused)
+		// One send at first, then one probe per pause: 30 s, 1, 2, 4, 8,
+		// 15, 15 min: the 8th refusal at 45 min 30 s.
+		want := []time.Duration{0, 30 * time.Second, 90 * time.Second, 210 * time.Second, 450 * time.Second, 930 * time.Second, 1830 * time.Second, 2730 * time.Second}
+		if !sameTimes(refused, want) {
+			t.Errorf("refused sends at %v, want %v", refused, want)
+		}
+		dl := r.deadLetters()
+		for i := range 3 {
+			m := dl[fmt.Sprint("cn-", i)]
+			if m.Attributes[deadletter.AttrReason] != "unavailable" || m.Attributes[deadletter.AttrErrorCode] != "InvalidClientTokenId" || m.SentAt.Sub(r.start) != 2730*time.Second {
+				t.Errorf("cn-%d: dead letter %v at %v", i, m.Attributes, m.SentAt.Sub(r.start))
+			}
+		}
+		if len(dl) != 3 || len(r.sqs.Messages(r.queue)) != 0 {
+			t.Errorf("dead letters %d, left %d", len(dl), len(r.sqs.Messages(r.queue)))
+		}
+	})
+}
+
+// Two messages with one envelope id at once: one sends, the other is handed
+// back while the first holds the claim (30 s, the longest backoff) and is
+// then deleted as a duplicate; SES is called once.
+func TestStateSameEnvelopeTwiceAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.ses.latency = 5 * time.Second
+		r.enqueue(body("e"), body("e"))
+		stop, _ := r.run("a", nil)
+		time.Sleep(time.Minute)
+		stop()
+		if n := r.sqs.CallCount(sqsfake.OpSendMessage, r.queue); n != 2+1 {
+			t.Errorf("%d SendMessage calls, want the producer's two and one hand-back", n)
+		}
+		if got := r.ses.of("e"); !sameTimes(got, []time.Duration{5 * time.Second}) {
+			t.Errorf("sends at %v, want one, taken at 5s", got)
+		}
+		if len(r.sqs.Messages(r.queue)) != 0 || len(r.deadLetters()) != 0 {
+			t.Errorf("left %d, dead letters %d", len(r.sqs.Messages(r.queue)), len(r.deadLetters()))
+		}
+	})
+}
+
+// A send whose result is unknown (cut off by SESQ_SEND_TIMEOUT) may have
+// been accepted: a second delivery of the same envelope id, by another
+// worker sharing the store, waits until the claim lapses before it sends.
+func TestStateUncertainSendIsNotRepeatedBeforeTheClaimLapses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.cfg.SendTimeout = 5 * time.Second
+		r.cfg.MaxAttempts = 1 // the timed-out send is dead-lettered: the copy is what matters
+		store := idempotency.NewMemory(2*r.cfg.VisibilityTimeout, time.Now)
+		r.ses.latency = 10 * time.Second // longer than the send timeout
+		r.enqueue(body("e"))
+		stopA, _ := r.run("a", store)
+		time.Sleep(time.Second)
+		r.ses.mu.Lock()
+		r.ses.latency = 0
+		r.ses.mu.Unlock()
+		r.enqueue(body("e")) // a producer's retry of the same envelope
+		stopB, _ := r.run("b", store)
+		time.Sleep(3 * time.Minute)
+		stopA()
+		stopB()
+		// a's send timed out at 5 s; its claim (60 s from 0) lapses at 60 s.
+		got := r.ses.of("e")
+		if len(got) != 1 || got[0] < time.Minute {
+			t.Errorf("sends completed at %v; want b's one send, not before the claim lapsed at 1m", got)
+		}
+	})
+}
