@@ -204,8 +204,20 @@ func (a *acks) call(handles []string) {
 				return
 			}
 			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+			// What was asked for meanwhile replaces the retry.
+			if batch = a.settle(batch, handlesOf(batch), false); len(batch) == 0 {
+				return
+			}
 		}
 	}()
+}
+
+func handlesOf(batch []ackEntry) map[string]bool {
+	out := make(map[string]bool, len(batch))
+	for _, e := range batch {
+		out[e.handle] = true
+	}
+	return out
 }
 
 type ackEntry struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -540,17 +541,39 @@ func TestShutdownHandsBackUnfinished(t *testing.T) {
 }
 
 // When the dead-letter queue cannot be written, the message stays in the
-// source queue: it is never deleted before its failure is recorded.
-func TestDeadLetterWriteFailureKeepsMessage(t *testing.T) {
+// source queue with the reason it was dead-lettered for; once the queue
+// can be written, it goes there with that reason, and SES was called no
+// more than the reason took.
+func TestDeadLetterWriteFailureKeepsTheMessageAndItsReason(t *testing.T) {
 	t.Parallel()
 	b := emu.Setup(t)
-	b.Config.DLQURL = strings.TrimSuffix(b.DLQURL, "-dlq") + "-missing"
-	b.Enqueue(t, `not json`)
+	name := strings.TrimSuffix(b.DLQURL[strings.LastIndex(b.DLQURL, "/")+1:], "-dlq") + "-later"
+	b.Config.DLQURL = strings.TrimSuffix(b.DLQURL, "-dlq") + "-later" // no such queue yet
+	id := arn("us-east-1", "example.com")
+	b.SES.FailAlways(id, sestest.AccessDenied)
+	b.Enqueue(t, `not json`, sendEmail(id, nil))
 	b.StartWorker(t, worker.Options{})
-	time.Sleep(1500 * time.Millisecond)
-	v, f, _ := b.Counts(t, b.QueueURL)
-	if v+f != 1 {
-		t.Fatalf("source queue holds %d messages, want the undeliverable one kept", v+f)
+	testkit.Eventually(t, 10*time.Second, "both tried", func() bool { return len(b.SES.Requests()) == 1 })
+	time.Sleep(2 * time.Second) // the dead-letter writes fail meanwhile
+	if _, err := b.SQS.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	testkit.Eventually(t, 20*time.Second, "both dead-lettered", func() bool {
+		out, err := b.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(b.Config.DLQURL), MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			got[aws.ToString(m.Body)] = testkit.Attr(m, deadletter.AttrReason) + "/" + testkit.Attr(m, deadletter.AttrErrorCode) + "/" + testkit.Attr(m, deadletter.AttrAttempts)
+		}
+		return len(got) == 2 && b.Empty(t)
+	})
+	if want := map[string]string{`not json`: "invalid/InvalidEnvelope/0", sendEmail(id, nil): "authorization/AccessDenied/1"}; !maps.Equal(got, want) {
+		t.Errorf("dead letters %v, want %v", got, want)
+	}
+	if n := len(b.SES.Requests()); n != 1 {
+		t.Errorf("SES called %d times, want once", n)
 	}
 }
 

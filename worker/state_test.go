@@ -147,10 +147,15 @@ func (r *rig) since() time.Duration { return time.Since(r.start) }
 
 // run starts a worker reading through the SQS client called name, with a
 // store of its own unless one is given; stop cancels it and waits for Run
-// to return, reporting when it did.
+// to return, reporting when it did; cut, once set, cuts its SES calls off.
 func (r *rig) run(name string, store worker.Idempotency) (stop func() time.Duration, cut *atomic.Bool) {
+	_, stop, cut = r.launch(name, store)
+	return stop, cut
+}
+
+func (r *rig) launch(name string, store worker.Idempotency) (w *worker.Worker, stop func() time.Duration, cut *atomic.Bool) {
 	cut = new(atomic.Bool)
-	w := worker.New(r.cfg, r.sqs.Client(name), view{ses: r.ses, cut: cut}, worker.Options{
+	w = worker.New(r.cfg, r.sqs.Client(name), view{ses: r.ses, cut: cut}, worker.Options{
 		Logger:      testkit.TestLogger(r.t),
 		Policy:      func(p *retry.Policy) { p.Jitter = 0 },
 		Idempotency: store,
@@ -163,7 +168,7 @@ func (r *rig) run(name string, store worker.Idempotency) (stop func() time.Durat
 		}
 		done <- r.since()
 	}()
-	return func() time.Duration { cancel(); return <-done }, cut
+	return w, func() time.Duration { cancel(); return <-done }, cut
 }
 
 // crash makes the worker that reads through client name vanish as kill -9
@@ -457,6 +462,9 @@ func TestStateQuotaDeferralPastNotAfter(t *testing.T) {
 func TestStateRefusedCredentialsPauseOneRegion(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t)
+		// One sender: which of two concurrent sends reaches a region first
+		// is the scheduler's choice; one at a time, the order is exact.
+		r.cfg.Concurrency = 1
 		for i := range 3 {
 			r.ses.always[fmt.Sprint("cn-", i)] = errToken
 			r.enqueue(bodyFor("arn:aws-cn:ses:cn-north-1:123456789012:identity/example.cn", fmt.Sprint("cn-", i)), body(fmt.Sprint("us-", i)))
@@ -480,6 +488,7 @@ func TestStateRefusedCredentialsPauseOneRegion(t *testing.T) {
 		if !sameTimes(refused, want) {
 			t.Errorf("refused sends at %v, want %v", refused, want)
 		}
+		// The 8th refusal dead-letters the probe, and the others with it.
 		dl := r.deadLetters()
 		for i := range 3 {
 			m := dl[fmt.Sprint("cn-", i)]
@@ -542,5 +551,46 @@ func TestStateUncertainSendIsNotRepeatedBeforeTheClaimLapses(t *testing.T) {
 		if len(got) != 1 || got[0] < time.Minute {
 			t.Errorf("sends completed at %v; want b's one send, not before the claim lapsed at 1m", got)
 		}
+	})
+}
+
+// /readyz: not ready within twice the long-poll wait (at least 2 s) of SQS
+// becoming unreachable, ready again once it is back.
+func TestStateReadiness(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.cfg.WaitTime = time.Second
+		var down atomic.Bool
+		r.sqs.SetFaults(func(c sqsfake.Call) sqsfake.Fault {
+			if down.Load() {
+				return sqsfake.Refuse
+			}
+			return sqsfake.Works
+		})
+		w, stop, _ := r.launch("a", nil)
+		time.Sleep(5 * time.Second)
+		if !w.Ready() || !w.Alive() {
+			t.Fatalf("ready %v, alive %v while SQS answers", w.Ready(), w.Alive())
+		}
+		time.Sleep(5*time.Second - time.Nanosecond)
+		down.Store(true) // polls under way end at 10 s, the last answers
+		time.Sleep(time.Nanosecond)
+		var turned time.Duration
+		for turned = 0; w.Ready() && turned < time.Minute; turned += 10 * time.Millisecond {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if turned > w.ReadyWindow() {
+			t.Errorf("still ready %v after SQS went away, want at most %v", turned, w.ReadyWindow())
+		}
+		if !w.Alive() {
+			t.Error("not alive during an SQS outage: it must stay up")
+		}
+		time.Sleep(30 * time.Second)
+		down.Store(false)
+		time.Sleep(w.ReadyWindow() + 5*time.Second) // the receive backoff is 5 s at most
+		if !w.Ready() {
+			t.Error("not ready after SQS came back")
+		}
+		stop()
 	})
 }

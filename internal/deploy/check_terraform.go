@@ -16,7 +16,7 @@ var wantTaskPermissions = []string{
 	"sqs:DeleteMessage on aws_sqs_queue.source.arn",
 	"sqs:ChangeMessageVisibility on aws_sqs_queue.source.arn",
 	"sqs:GetQueueAttributes on aws_sqs_queue.source.arn",
-	"sqs:SendMessage on aws_sqs_queue.source.arn", // quota deferral and shutdown hand-back re-enqueue
+	"sqs:SendMessage on aws_sqs_queue.source.arn", // hand-backs and deferrals are re-enqueued with their ledger
 	"sqs:SendMessage on aws_sqs_queue.dlq.arn",
 	"ses:SendEmail on var.identity_arns",
 	"ses:SendRawEmail on var.identity_arns",
@@ -24,6 +24,7 @@ var wantTaskPermissions = []string{
 	"ses:GetSendQuota on *", // account-level: no resource-level permissions
 	"dynamodb:PutItem on aws_dynamodb_table.idempotency.arn",
 	"dynamodb:GetItem on aws_dynamodb_table.idempotency.arn",
+	"dynamodb:UpdateItem on aws_dynamodb_table.idempotency.arn",
 	"dynamodb:DeleteItem on aws_dynamodb_table.idempotency.arn",
 }
 
@@ -167,7 +168,7 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 			bad("the container does not get %s", v)
 		}
 	}
-	for _, v := range []string{"SESQ_SMTP_USERNAME", "SESQ_SMTP_PASSWORD"} {
+	for _, v := range []string{"SESQ_SMTP_USERNAME", "SESQ_SMTP_PASSWORD", "SESQ_LEDGER_KEY"} {
 		if _, ok := env[v]; ok {
 			bad("%s is a plain variable; it belongs in the container's secrets", v)
 		}

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/sesmtp"
@@ -197,31 +197,33 @@ func TestSMTPOutcomes(t *testing.T) {
 	}
 }
 
-// A 535 is the worker's own problem: the message is handed back, not
-// dead-lettered, readiness goes false; once the credentials pass, it is sent.
+// A 535 is the worker's own problem, not the message's: the region is
+// paused and the message handed back, not dead-lettered, while the worker
+// stays ready for other regions; once the credentials pass, it is sent.
 func TestSMTPAuthFailureHandsBack(t *testing.T) {
 	b, srv, tr := setup(t, smtptest.StartTLS)
 	b.Config.BackoffMax = time.Second // the pause
-	var ok bool
-	srv.CheckAuth(func(string, string) bool { return ok })
+	var ok atomic.Bool
+	srv.CheckAuth(func(string, string) bool { return ok.Load() })
 	b.Enqueue(t, rawEnvelope("", map[string]any{"sourceArn": arnIn("us-east-1", "example.com")}))
 	w := worker.New(b.Config, b.SQS, tr, worker.Options{Logger: testkit.TestLogger(t)})
 	ctx, cancel := contextWithCancel()
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	testkit.Eventually(t, 10*time.Second, "not ready after the refusal", func() bool {
-		_, f, d := b.Counts(t, b.QueueURL)
-		return !w.Ready() && f+d == 1
+	testkit.Eventually(t, 10*time.Second, "the message handed back after the refusal", func() bool {
+		v, f, d := b.Counts(t, b.QueueURL)
+		return srv.AuthFailures() > 0 && v+f+d == 1
 	})
 	if len(b.DeadLetters(t)) != 0 {
 		t.Fatal("dead-lettered a message for the worker's own credentials")
 	}
-	srv.CheckAuth(func(string, string) bool { return true })
+	if !w.Ready() {
+		t.Error("a region paused for its credentials made the worker unready")
+	}
+	ok.Store(true)
 	testkit.Eventually(t, 15*time.Second, "sent after the pause", func() bool { return len(srv.Accepted()) == 1 && b.Empty(t) })
-	testkit.Eventually(t, 10*time.Second, "ready again", w.Ready)
 	if len(b.DeadLetters(t)) != 0 {
 		t.Error("dead letters after recovery")
 	}
-	_ = aws.String
 }

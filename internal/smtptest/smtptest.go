@@ -102,6 +102,8 @@ type Server struct {
 	latency   time.Duration
 	checkAuth func(user, pass string) bool
 	ids       int
+	// authFailures counts the logins refused with 535.
+	authFailures int
 }
 
 // Start serves on a free loopback port in the given mode.
@@ -162,6 +164,13 @@ func (s *Server) Latency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latency = d
+}
+
+// AuthFailures counts the logins refused so far.
+func (s *Server) AuthFailures() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authFailures
 }
 
 // CheckAuth decides which credentials pass (default: all).
@@ -229,6 +238,9 @@ func (ss *session) Auth(string) (sasl.Server, error) {
 		check := ss.s.checkAuth
 		ss.s.mu.Unlock()
 		if check != nil && !check(user, pass) {
+			ss.s.mu.Lock()
+			ss.s.authFailures++
+			ss.s.mu.Unlock()
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication Credentials Invalid"}
 		}
 		ss.user, ss.pass, ss.authed = user, pass, true

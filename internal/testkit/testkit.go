@@ -156,7 +156,7 @@ func (e *Emulators) Setup(t testing.TB) *Bundle {
 		QueueURL: b.QueueURL, DLQURL: b.DLQURL,
 		Concurrency: 8, BatchSize: 10, WaitTime: time.Second, VisibilityTimeout: 10 * time.Second,
 		MaxAttempts: 4, BackoffInitial: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
-		QuotaDelay: 2 * time.Second, ShutdownTimeout: 5 * time.Second, SendTimeout: 5 * time.Second,
+		QuotaDelay: 2 * time.Second, MaxDeferrals: 96, ShutdownTimeout: 5 * time.Second, SendTimeout: 5 * time.Second,
 	}
 	return b
 }

@@ -19,6 +19,7 @@ locals {
     SESQ_BACKOFF_INITIAL    = var.backoff_initial
     SESQ_BACKOFF_MAX        = var.backoff_max
     SESQ_QUOTA_DELAY        = var.quota_delay
+    SESQ_MAX_DEFERRALS      = tostring(var.max_deferrals)
     SESQ_ALLOWED_IDENTITIES = join(",", local.allowed)
     SESQ_SHUTDOWN_TIMEOUT   = "${var.shutdown_timeout_seconds}s"
     SESQ_SEND_TIMEOUT       = var.send_timeout
@@ -34,11 +35,15 @@ locals {
     SESQ_SMTP_TLS           = var.smtp_tls
   }
 
-  # SMTP credentials come from Secrets Manager, never as plain variables.
-  secrets = var.smtp_credentials_secret_arn == "" ? [] : [
+  # SMTP credentials and the ledger key come from Secrets Manager, never as
+  # plain variables.
+  secrets = concat(var.smtp_credentials_secret_arn == "" ? [] : [
     { name = "SESQ_SMTP_USERNAME", valueFrom = "${var.smtp_credentials_secret_arn}:username::" },
     { name = "SESQ_SMTP_PASSWORD", valueFrom = "${var.smtp_credentials_secret_arn}:password::" },
-  ]
+    ], var.ledger_key_secret_arn == "" ? [] : [
+    { name = "SESQ_LEDGER_KEY", valueFrom = var.ledger_key_secret_arn },
+  ])
+  secret_arns = compact([var.smtp_credentials_secret_arn, var.ledger_key_secret_arn])
 }
 
 # Queues. The worker routes classified failures to the dead-letter queue
@@ -139,7 +144,7 @@ data "aws_iam_policy_document" "task" {
   }
   statement {
     sid       = "SuppressDuplicates"
-    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
     resources = [aws_dynamodb_table.idempotency.arn]
   }
   # The send-rate limiter starts from the account's quota per region;
@@ -172,19 +177,20 @@ resource "aws_iam_role_policy_attachment" "execution" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
-# The execution role reads the SMTP credentials secret into the container.
+# The execution role reads the secrets (SMTP credentials, the ledger key)
+# into the container.
 data "aws_iam_policy_document" "execution_secrets" {
-  count = var.smtp_credentials_secret_arn == "" ? 0 : 1
+  count = length(local.secret_arns) == 0 ? 0 : 1
   statement {
-    sid       = "ReadSMTPCredentials"
+    sid       = "ReadSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.smtp_credentials_secret_arn]
+    resources = local.secret_arns
   }
 }
 
 resource "aws_iam_role_policy" "execution_secrets" {
-  count  = var.smtp_credentials_secret_arn == "" ? 0 : 1
-  name   = "${var.name}-smtp-credentials"
+  count  = length(local.secret_arns) == 0 ? 0 : 1
+  name   = "${var.name}-secrets"
   role   = aws_iam_role.execution.id
   policy = data.aws_iam_policy_document.execution_secrets[0].json
 }

@@ -229,3 +229,19 @@ variable "idempotency_ttl" {
   type        = string
   default     = "24h"
 }
+
+variable "max_deferrals" {
+  description = "SESQ_MAX_DEFERRALS: quota deferrals of one envelope before it is dead-lettered with reason quota (96: 24 h at the default quota_delay)."
+  type        = number
+  default     = 96
+  validation {
+    condition     = var.max_deferrals >= 0
+    error_message = "max_deferrals must not be negative."
+  }
+}
+
+variable "ledger_key_secret_arn" {
+  description = "A Secrets Manager secret whose value (at least 16 random bytes) signs the ledger sesq keeps on the messages it puts back, handed to the container as SESQ_LEDGER_KEY; one secret for the whole fleet. Empty: the key is derived from the queue URL, which refuses copied or stale ledgers but not one forged on purpose by a producer who knows the URL."
+  type        = string
+  default     = ""
+}
