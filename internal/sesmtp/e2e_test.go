@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/sesmtp"
 	"github.com/sesq/sesq/internal/smtptest"
