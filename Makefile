@@ -33,22 +33,10 @@ $(EMULATORS): localstack/package.json localstack/package-lock.json
 
 # Everything: format (Go and Terraform), vet, and every test (unit, fuzz seeds,
 # end to end against the emulators, which the tests start themselves, and the
-# deployment checks), with the race detector.
-# Packages run one at a time (-p 1): each starts its own emulators, and on a
-# 2-core machine a single-threaded fauxqs under several suites at once has
-# lost answers (a receive whose messages then stay hidden).
-# fauxqs still loses a ReceiveMessage answer now and then (the SDK logs "use of
-# closed network connection"; the messages of it stay hidden for their
-# visibility timeout, and a test waiting for them fails). A package that fails
-# runs once more, alone; a real failure fails twice. Both runs are printed.
+# deployment checks), with the race detector. A failure fails: nothing is run
+# twice.
 test: deps fmt-check tf-fmt vet
-	@SESQ_TOFU=$(TOFU) $(GO) test -race -count=1 -p 1 ./... > .test.log 2>&1; status=$$?; cat .test.log; \
-	if [ $$status -ne 0 ]; then \
-		pkgs=$$(awk '$$1 == "FAIL" && $$2 ~ /^github.com\// {print $$2}' .test.log); \
-		if [ -z "$$pkgs" ]; then exit $$status; fi; \
-		echo "== failed: $$pkgs; running them once more (see the note on fauxqs above make test)"; \
-		SESQ_TOFU=$(TOFU) $(GO) test -race -count=1 -p 1 $$pkgs || exit 1; \
-	fi
+	SESQ_TOFU=$(TOFU) $(GO) test -race -count=1 ./...
 
 tools: $(TOFU)
 $(TOFU):
@@ -74,8 +62,9 @@ demo: deps build
 	$(GO) run ./internal/demo -sesq bin/sesq $(DEMO_FLAGS)
 
 # The fault and hostile-input tests again, printing their counts (lost,
-# duplicated, dead-lettered) as README's Guarantees section quotes them.
-GUARANTEES = TestKill9MidRunLosesNothing|TestSIGTERMUnderLoad|TestSQSOutage|TestRegionOutageIsIsolated|TestNothingLostInAMixedRun|TestHostileEnvelopes|TestHostileEnvelopesAreDeadLettered|TestDuplicateEnvelopeIsSentOnce
+# dead-lettered without a send, wrong reason, duplicated) as README's
+# Guarantees section quotes them.
+GUARANTEES = TestKill9MidRunLosesNothing|TestSIGTERMUnderLoad|TestSQSOutage|TestDeadLetterQueueOutage|TestLostReceiveAnswers|TestConsoleRedriveStartsAfresh|TestRegionOutageIsIsolated|TestNothingLostInAMixedRun|TestHostileEnvelopes|TestHostileEnvelopesAreDeadLettered|TestDuplicateEnvelopeIsSentOnce
 guarantees: deps
 	@$(GO) test -count=1 -v -run '^($(GUARANTEES))$$' ./cmd/sesq/ ./worker/ ./envelope/ > .guarantees.log 2>&1; rc=$$?; \
 	grep -E '(lost|duplicated) [0-9]|hostile envelopes|during the outage|^--- |^(ok|FAIL)' .guarantees.log | sed 's/^ *//'; \

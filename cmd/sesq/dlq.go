@@ -80,7 +80,7 @@ func (v days) Set(s string) error {
 
 func filterFlags(fs *flag.FlagSet) *deadletter.Filter {
 	f := &deadletter.Filter{}
-	fs.StringVar(&f.Reason, "reason", "", "sesq-reason (authorization, rejected, invalid, forbidden, expired, exhausted, redrive)")
+	fs.StringVar(&f.Reason, "reason", "", "sesq-reason (authorization, rejected, invalid, forbidden, expired, exhausted, unavailable, quota, redrive)")
 	fs.StringVar(&f.ErrorCode, "error-code", "", "sesq-error-code, e.g. AccessDenied")
 	fs.StringVar(&f.Identity, "identity", "", "identity ARN glob")
 	fs.StringVar(&f.Region, "region", "", "the identity's region")

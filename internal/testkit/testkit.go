@@ -6,7 +6,6 @@ package testkit
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,57 +58,9 @@ func Main(m *testing.M, emu **Emulators) int {
 		return 1
 	}
 	*emu = &Emulators{Dir: dir, Fauxqs: p}
-	if err := warmUp(p.URL); err != nil {
-		fmt.Fprintln(os.Stderr, "testkit: warming fauxqs up:", err)
-		p.Stop()
-		return 1
-	}
 	code := m.Run()
 	p.Stop()
 	return code
-}
-
-// warmUp runs a few rounds of what the tests do against a fresh fauxqs:
-// its first long polls, while it is still starting up (compiling), have
-// lost an answer now and then (the messages of it then hidden for their
-// visibility timeout: one test in 25 failed that way).
-func warmUp(endpoint string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c := NewSQS(endpoint)
-	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("testkit-warm-up")})
-	if err != nil {
-		return err
-	}
-	defer c.DeleteQueue(context.WithoutCancel(ctx), &sqs.DeleteQueueInput{QueueUrl: q.QueueUrl})
-	for range 20 {
-		var entries []types.SendMessageBatchRequestEntry
-		for i := range 10 {
-			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), MessageBody: aws.String(`{"warm":"up"}`)})
-		}
-		if _, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: q.QueueUrl, Entries: entries}); err != nil {
-			return err
-		}
-		for got := 0; got < 10; {
-			out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
-				MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll}})
-			if err != nil {
-				return err
-			}
-			if len(out.Messages) == 0 {
-				return errors.New("a message sent was not received")
-			}
-			var dels []types.DeleteMessageBatchRequestEntry
-			for i, m := range out.Messages {
-				dels = append(dels, types.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), ReceiptHandle: m.ReceiptHandle})
-			}
-			if _, err := c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: q.QueueUrl, Entries: dels}); err != nil {
-				return err
-			}
-			got += len(out.Messages)
-		}
-	}
-	return nil
 }
 
 // Bundle is what one test works with.
