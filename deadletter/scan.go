@@ -27,9 +27,10 @@ const holdSeconds = 120
 
 // receiveHoldSeconds is the visibility a scan's receive asks for; what
 // arrives is held for holdSeconds at once. A receive whose answer is lost on
-// the way (its messages then invisible to everyone) costs this long, not
-// holdSeconds: when the queue says more messages are in flight than the
-// scan holds, the scan waits this long once and looks again.
+// the way (a connection that breaks after SQS handed the messages out: rare,
+// but possible on any network) costs this long, not holdSeconds: when the
+// queue says more messages are in flight than the scan holds, the scan
+// waits this long once and looks again.
 const receiveHoldSeconds = 10
 
 // scanner walks a queue once: it receives every message, holding each

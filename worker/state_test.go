@@ -594,3 +594,34 @@ func TestStateReadiness(t *testing.T) {
 		stop()
 	})
 }
+
+// A claim lasts as long as its delivery: a send slower than the
+// visibility timeout keeps its claim renewed with the visibility, so a
+// copy of the envelope that another worker (sharing the store) receives
+// meanwhile is held back, then deleted as a duplicate once the first send
+// is done; SES is called once.
+func TestStateClaimIsRenewedWhileItsDeliveryLives(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.cfg.SendTimeout = 5 * time.Minute
+		store := idempotency.NewMemory(2*r.cfg.VisibilityTimeout, time.Now)
+		r.ses.latency = 110 * time.Second
+		r.enqueue(body("e"))
+		stopA, _ := r.run("a", store)
+		time.Sleep(70 * time.Second)
+		r.ses.mu.Lock()
+		r.ses.latency = 0
+		r.ses.mu.Unlock()
+		r.enqueue(body("e")) // a producer's retry of the same envelope
+		stopB, _ := r.run("b", store)
+		time.Sleep(3 * time.Minute)
+		stopA()
+		stopB()
+		if got := r.ses.of("e"); !sameTimes(got, []time.Duration{110 * time.Second}) {
+			t.Errorf("sends at %v, want one, a's, answered at 1m50s", got)
+		}
+		if n := len(r.sqs.Messages(r.queue)); n != 0 {
+			t.Errorf("%d messages left", n)
+		}
+	})
+}

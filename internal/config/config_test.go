@@ -82,6 +82,9 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"SESQ_LOG_FORMAT": "xml", "SESQ_LOG_LEVEL": "loud", "SESQ_HTTP_ADDR": "9090"}, config.ForQueues,
 			[]string{"SESQ_LOG_FORMAT", "SESQ_LOG_LEVEL", "SESQ_HTTP_ADDR"}},
 		{map[string]string{}, config.ForDLQ, []string{"SESQ_DLQ_URL: required"}},
+		// The key's value is never echoed, only its length.
+		{map[string]string{"SESQ_LEDGER_KEY": "short-secret", "SESQ_MAX_DEFERRALS": "-1"}, config.ForQueues,
+			[]string{"SESQ_LEDGER_KEY: must be at least 16 bytes", "got 12", "SESQ_MAX_DEFERRALS: must not be negative"}},
 	}
 	for _, c := range cases {
 		for k, v := range c.env {
@@ -97,6 +100,9 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "\n") {
 			t.Errorf("error spans lines: %q", err)
+		}
+		if k := c.env["SESQ_LEDGER_KEY"]; k != "" && strings.Contains(err.Error(), k) {
+			t.Errorf("the error shows the ledger key: %q", err)
 		}
 		for _, w := range c.want {
 			if !strings.Contains(err.Error(), w) {

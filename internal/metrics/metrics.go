@@ -35,7 +35,7 @@ func New() *Metrics {
 		reg: prometheus.NewRegistry(),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sesq_messages_total",
-			Help: "Messages by outcome (sent, a dead-letter reason, deferred for quota, retry for a hand-back), identity region and action.",
+			Help: "Messages by outcome (sent, duplicate, a dead-letter reason, deferred for quota, held back for a paused region or a claim held elsewhere, retry for a hand-back), identity region and action.",
 		}, []string{"outcome", "region", "action"}),
 		sesSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sesq_ses_request_duration_seconds",
