@@ -330,13 +330,14 @@ func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) {
 // instead and its ledger remembered here, so that this worker, receiving
 // it again, does not charge that delivery as unfinished.
 func (w *Worker) putBack(ctx context.Context, d *delivery, dec retry.Decision) {
-	l := ledger.Ledger{Attempts: dec.Attempts, Unfinished: d.ledger.Unfinished, Holds: dec.Holds, Deferrals: dec.Deferrals}
+	// What the message carried stays unless the decision says otherwise: a
+	// deferral's end, a dead-letter reason not yet written (a message put
+	// back unstarted at shutdown keeps both).
+	l := ledger.Ledger{Attempts: dec.Attempts, Unfinished: d.ledger.Unfinished, Holds: dec.Holds, Deferrals: dec.Deferrals,
+		Due: d.ledger.Due, Final: d.ledger.Final}
 	now := time.Now()
-	switch {
-	case dec.Delay > maxDelay:
+	if dec.Delay > maxDelay {
 		l.Due = now.Add(dec.Delay)
-	case dec.Code == retry.CodeNotDue:
-		l.Due = d.ledger.Due
 	}
 	if dec.Reason != "" {
 		l.Final = &ledger.Final{Reason: string(dec.Reason), Code: dec.Code, Message: dec.Message}

@@ -625,3 +625,39 @@ func TestStateClaimIsRenewedWhileItsDeliveryLives(t *testing.T) {
 		}
 	})
 }
+
+// A message whose dead-letter write failed comes back while the worker is
+// draining and is put back unstarted: it keeps its reason, and the next
+// worker dead-letters it as authorization without sending it again.
+func TestStateShutdownKeepsAPendingReason(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.ses.always["e"] = errDenied
+		r.enqueue(body("e"))
+		var down atomic.Bool
+		down.Store(true)
+		r.sqs.SetFaults(func(c sqsfake.Call) sqsfake.Fault {
+			if c.QueueURL == r.dlq && down.Load() {
+				return sqsfake.Refuse
+			}
+			return sqsfake.Works
+		})
+		stopA, _ := r.run("a", nil)
+		time.Sleep(29 * time.Second) // put back with its reason, visible at 30 s
+		stopped := make(chan time.Duration)
+		go func() { stopped <- stopA() }() // the long polls under way take it at 30 s
+		if got := <-stopped; got != 30*time.Second {
+			t.Errorf("a stopped at %v, want at 30s, when its polls brought the message", got)
+		}
+		down.Store(false)
+		stopB, _ := r.run("b", nil)
+		time.Sleep(time.Second)
+		stopB()
+		if got := r.ses.of("e"); !sameTimes(got, []time.Duration{0}) {
+			t.Errorf("SES calls at %v, want one at 0", got)
+		}
+		if dl := r.deadLetters()["e"]; dl.Attributes[deadletter.AttrReason] != "authorization" || dl.SentAt.Sub(r.start) != 30*time.Second {
+			t.Errorf("dead letter %v at %v, want authorization at 30s", dl.Attributes, dl.SentAt.Sub(r.start))
+		}
+	})
+}
