@@ -220,6 +220,10 @@ func (p Policy) decide(o Outcome, s State) Decision {
 		return d
 
 	case Held:
+		if expiresBy(s.Now.Add(max(s.Wait, time.Second))) {
+			d.Message = "notAfter passes before the region's pause ends: " + o.Message
+			return deadLetter(ReasonExpired)
+		}
 		if s.Refusals >= p.MaxAttempts {
 			d.Message = fmt.Sprintf("the worker's credentials were refused %d times in a row in this region; nothing is sent there until a probe is accepted: %s", s.Refusals, o.Message)
 			return deadLetter(ReasonUnavailable)
@@ -234,6 +238,10 @@ func (p Policy) decide(o Outcome, s State) Decision {
 		// Back when the other claim lapses, or after the longest backoff if
 		// that is sooner: the other delivery may well end before.
 		d.Action, d.Delay, d.Claim = HandBack, min(max(s.Wait, time.Second), p.Max), ClaimKeep
+		if expiresBy(s.Now.Add(d.Delay)) {
+			d.Message = "notAfter passes before the other delivery's claim ends: " + o.Message
+			return deadLetter(ReasonExpired)
+		}
 		return d
 	case NotDue:
 		if expiresBy(s.Now.Add(s.Wait)) {

@@ -534,7 +534,7 @@ func TestShutdownHandsBackUnfinished(t *testing.T) {
 		t.Fatalf("receive: %v", err)
 	}
 	m := out.Messages[0]
-	l, st := ledger.NewSigner(nil, b.QueueURL).Read(testkit.Attr(m, ledger.Attr), aws.ToString(m.Body), time.Time{})
+	l, st := ledger.NewSigner(nil, b.QueueURL, b.DLQURL).Read(testkit.Attr(m, ledger.Attr), aws.ToString(m.Body), time.Time{})
 	if st != ledger.Valid || l.Attempts != 1 || m.Attributes["ApproximateReceiveCount"] != "1" {
 		t.Errorf("ledger %s %+v, receive count %s; want 1 attempt and receive count 1", st, l, m.Attributes["ApproximateReceiveCount"])
 	}

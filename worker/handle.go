@@ -66,6 +66,11 @@ func (w *Worker) open(m types.Message, now time.Time) *delivery {
 	if st != ledger.None && st != ledger.Valid {
 		w.log.Info("message ledger ignored; the message starts afresh", "sqs_message_id", aws.ToString(m.MessageId), "ledger", st.String())
 	}
+	if !sent.IsZero() && l.Due.After(sent.Add(w.cfg.QuotaDelay)) {
+		// sesq defers from the time it puts a message back, never by more
+		// than SESQ_QUOTA_DELAY: a later end was not its decision.
+		l.Due = sent.Add(w.cfg.QuotaDelay)
+	}
 	count := receiveCount(m)
 	if mem, ok := w.memo.take(aws.ToString(m.MessageId)); ok && count > mem.receives {
 		l, count = mem.ledger, count-mem.receives
@@ -150,10 +155,14 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision 
 	region := env.Region()
 	limit := w.limits.For(work, region)
 	s := d.state(time.Now())
-	probe := false
+	probe := false // held back often enough: goes through whatever the region's state
 	for {
+		// The region's probe slot, when this delivery holds it: given back
+		// if the delivery ends without a send.
+		probing := false
 		if !probe {
-			if g := w.breakers.Allow(region); !g.Pass {
+			g := w.breakers.Allow(region)
+			if !g.Pass {
 				s.Wait, s.Now, s.Refusals = g.Wait, time.Now(), g.Refusals
 				o := retry.Outcome{Class: retry.Held, Code: retry.CodeRegionPaused, Message: "sends to " + region + " are paused after failures"}
 				if g.Refusals > 0 {
@@ -166,23 +175,33 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision 
 				probe = true
 				w.log.Info("sending to a paused region: this message was held back too often", "region", region, "envelope_id", env.Key(), "holds", s.Holds)
 			}
+			probing = g.Probe
+		}
+		unsent := func(dec retry.Decision) retry.Decision {
+			if probing {
+				w.breakers.Abandon(region)
+			}
+			return dec
 		}
 		if d.claim == nil {
 			if dec, stop := w.claim(work, d, s); stop {
-				return dec
+				return unsent(dec)
 			}
 		}
 		ticket, err := limit.Wait(ctx)
+		s.Now = time.Now()
 		if err != nil { // stopping before the send
-			s.Now = time.Now()
-			return w.policy.Decide(retry.Outcome{Class: retry.Stopping, Code: retry.CodeShutdown, Message: "stopped before the send"}, s)
+			return unsent(w.policy.Decide(retry.Outcome{Class: retry.Stopping, Code: retry.CodeShutdown, Message: "stopped before the send"}, s))
+		}
+		if env.Expired(s.Now) { // the wait for the limiter or a retry ran past it
+			return unsent(w.policy.Decide(retry.Outcome{Class: retry.Expired, Code: retry.CodeExpired, Message: "notAfter passed before the message could be sent"}, s))
 		}
 		callCtx, cancel := context.WithTimeout(work, w.cfg.SendTimeout)
 		began := time.Now()
 		id, err := w.transport.Send(callCtx, env)
 		cancel()
 		o := retry.Classify(err)
-		if o.Class != retry.Sent && work.Err() != nil {
+		if errors.Is(err, context.Canceled) && work.Err() != nil {
 			// Cut off by the shutdown deadline: SES may have taken it.
 			o.Class, o.Code, o.Uncertain = retry.Retry, retry.CodeTimeout, true
 		}
@@ -221,7 +240,9 @@ func (w *Worker) claim(ctx context.Context, d *delivery, s retry.State) (retry.D
 	key := d.env.Key()
 	owner := w.id + "-" + strconv.FormatUint(w.seq.Add(1), 10)
 	ttl := w.cfg.VisibilityTimeout
-	c, err := w.claims.Claim(ctx, key, owner, ttl)
+	cctx, cancel := context.WithTimeout(ctx, storeTimeout(ttl))
+	c, err := w.claims.Claim(cctx, key, owner, ttl)
+	cancel()
 	now := time.Now()
 	s.Now = now
 	switch {
@@ -237,6 +258,12 @@ func (w *Worker) claim(ctx context.Context, d *delivery, s retry.State) (retry.D
 	d.claim = &claim{key: key, owner: owner, expires: now.Add(ttl)}
 	w.flight.setClaim(d.handle, d.claim)
 	return retry.Decision{}, false
+}
+
+// storeTimeout bounds one idempotency store call: a store that hangs must
+// neither hold a sender nor outlast the claim it is about.
+func storeTimeout(ttl time.Duration) time.Duration {
+	return min(actTimeout, ttl/4)
 }
 
 // settleClaim does with the delivery's claim what the decision says.
@@ -301,7 +328,7 @@ func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) {
 		}
 	case retry.DeadLetter:
 		err := w.dlq.Write(ctx, d.body, d.msg.MessageAttributes, deadletter.Failure{
-			Reason: string(dec.Reason), Code: dec.Code, Error: dec.Message, Attempts: dec.Attempts, At: time.Now(),
+			Reason: string(dec.Reason), Code: dec.Code, Error: redactAddresses(dec.Message), Attempts: dec.Attempts, At: time.Now(),
 		})
 		if err != nil {
 			w.log.Error("dead-letter write failed; message handed back with its reason", "sqs_message_id", aws.ToString(d.msg.MessageId), "reason", string(dec.Reason), "err", err)
@@ -340,7 +367,7 @@ func (w *Worker) putBack(ctx context.Context, d *delivery, dec retry.Decision) {
 		l.Due = now.Add(dec.Delay)
 	}
 	if dec.Reason != "" {
-		l.Final = &ledger.Final{Reason: string(dec.Reason), Code: dec.Code, Message: dec.Message}
+		l.Final = &ledger.Final{Reason: string(dec.Reason), Code: dec.Code, Message: redactAddresses(dec.Message)}
 	}
 	if err := w.requeue(ctx, d, l, min(dec.Delay, maxDelay), now); err != nil {
 		w.log.Error("re-enqueue failed; message made visible again after its delay", "sqs_message_id", aws.ToString(d.msg.MessageId), "err", err)

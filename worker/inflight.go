@@ -59,19 +59,37 @@ func (f *inFlight) setClaim(handle string, c *claim) {
 
 // untrack stops extending the message; it is called under no other lock,
 // before the message's final delete or hand-back is asked for, so that no
-// extension is asked for after it.
-func (f *inFlight) untrack(handle string) {
+// extension is asked for after it. It tells whether the message was
+// tracked.
+func (f *inFlight) untrack(handle string) bool {
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.tracked[handle]
 	delete(f.tracked, handle)
-	f.mu.Unlock()
+	return ok
+}
+
+// holds tells whether c is still the claim of a tracked delivery.
+func (f *inFlight) holds(c claim) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.tracked {
+		if t.claim != nil && t.claim.key == c.key && t.claim.owner == c.owner {
+			return true
+		}
+	}
+	return false
 }
 
 // extendLoop checks four times per visibility timeout and extends every
 // message with less than half of it left, and renews every claim with less
-// than half of its time left.
+// than half of its time left. Renewals run beside the loop, so that a slow
+// idempotency store never holds an extension back.
 func (f *inFlight) extendLoop(ctx context.Context) {
 	t := time.NewTicker(f.timeout / 4)
 	defer t.Stop()
+	var renewals sync.WaitGroup
+	defer renewals.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -96,16 +114,28 @@ func (f *inFlight) extendLoop(ctx context.Context) {
 			}
 		}
 		f.mu.Unlock()
-		for _, c := range renew {
-			rctx, cancel := context.WithTimeout(ctx, f.timeout/4)
-			err := f.claims.Renew(rctx, c.key, c.owner, f.timeout)
-			cancel()
-			switch {
-			case errors.Is(err, idempotency.ErrNotOwner):
-				f.log.Warn("idempotency claim lost while sending: it lapsed and another delivery took it", "envelope_id", c.key)
-			case err != nil:
-				f.log.Warn("idempotency claim renewal failed", "envelope_id", c.key, "err", err)
-			}
+		if len(renew) > 0 {
+			renewals.Add(1)
+			go func() {
+				defer renewals.Done()
+				f.renew(ctx, renew)
+			}()
+		}
+	}
+}
+
+func (f *inFlight) renew(ctx context.Context, claims []claim) {
+	for _, c := range claims {
+		rctx, cancel := context.WithTimeout(ctx, storeTimeout(f.timeout))
+		err := f.claims.Renew(rctx, c.key, c.owner, f.timeout)
+		cancel()
+		switch {
+		case err == nil, !f.holds(c):
+			// Renewed, or settled meanwhile: nothing to say.
+		case errors.Is(err, idempotency.ErrNotOwner):
+			f.log.Warn("idempotency claim lost while sending: it lapsed and another delivery took it", "envelope_id", c.key)
+		default:
+			f.log.Warn("idempotency claim renewal failed", "envelope_id", c.key, "err", err)
 		}
 	}
 }

@@ -364,7 +364,7 @@ func TestStateShutdownHandsBackWithTheLedger(t *testing.T) {
 			t.Fatalf("%d messages in the queue, want the one handed back", len(msgs))
 		}
 		m := msgs[0]
-		l, st := ledger.NewSigner(nil, r.queue).Read(m.Attributes[ledger.Attr], m.Body, m.SentAt)
+		l, st := ledger.NewSigner(nil, r.queue, r.dlq).Read(m.Attributes[ledger.Attr], m.Body, m.SentAt)
 		if st != ledger.Valid || l.Attempts != 1 || m.VisibleAt.Sub(r.start) != ms(100) || m.ReceiveCount != 0 {
 			t.Errorf("handed back: ledger %s %+v, visible at %v, receive count %d; want 1 attempt, visible at 100ms", st, l, m.VisibleAt.Sub(r.start), m.ReceiveCount)
 		}
@@ -392,7 +392,7 @@ func TestStateForeignAttributesAreIgnored(t *testing.T) {
 		str := func(s string) types.MessageAttributeValue {
 			return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(s)}
 		}
-		forged := ledger.NewSigner([]byte("not the fleet's key"), r.queue).Encode(ledger.Ledger{Attempts: 7, Due: time.Now().Add(time.Hour)}, body("forged"), time.Now())
+		forged := ledger.NewSigner([]byte("not the fleet's key"), r.queue, r.dlq).Encode(ledger.Ledger{Attempts: 7, Due: time.Now().Add(time.Hour)}, body("forged"), time.Now())
 		for id, attrs := range map[string]map[string]types.MessageAttributeValue{
 			"producer": {"sesq-attempts": str("99"), "sesq-defer-until": str("2099-01-01T00:00:00Z"), "sesq-deferrals": str("4")},
 			"forged":   {ledger.Attr: str(forged)},
@@ -659,5 +659,81 @@ func TestStateShutdownKeepsAPendingReason(t *testing.T) {
 		if dl := r.deadLetters()["e"]; dl.Attributes[deadletter.AttrReason] != "authorization" || dl.SentAt.Sub(r.start) != 30*time.Second {
 			t.Errorf("dead letter %v at %v, want authorization at 30s", dl.Attributes, dl.SentAt.Sub(r.start))
 		}
+	})
+}
+
+// A credential refusal that lasts moments, while many sends are under way:
+// their refusals are one refusal of the region, not one each, so a short
+// hiccup dead-letters nothing; everything is sent once it passes.
+func TestStateRefusalBurstCountsOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.cfg.Concurrency = 16
+		r.ses.latency = time.Second // 16 sends under way when the refusals come
+		for i := range 20 {
+			r.ses.script[fmt.Sprint("e-", i)] = []error{errToken}
+			r.enqueue(body(fmt.Sprint("e-", i)))
+		}
+		stop, _ := r.run("a", nil)
+		time.Sleep(10 * time.Minute)
+		stop()
+		if dl := r.deadLetters(); len(dl) != 0 {
+			t.Errorf("%d dead-lettered after a refusal burst of one second", len(dl))
+		}
+		for i := range 20 {
+			if got := r.ses.of(fmt.Sprint("e-", i)); len(got) != 2 {
+				t.Errorf("e-%d: %d SES calls (%v), want the refused one and the accepted one", i, len(got), got)
+			}
+		}
+	})
+}
+
+// hangs is a queue whose calls hang while down is set (a network that
+// drops packets), until their context ends.
+type hangs struct {
+	worker.Queue
+	down *atomic.Bool
+}
+
+func (q hangs) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	if !q.down.Load() {
+		out, err := q.Queue.ReceiveMessage(ctx, in, opts...)
+		if !q.down.Load() { // an answer after the network went is not heard
+			return out, err
+		}
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// /readyz when SQS hangs instead of refusing: the long polls under way
+// hold their credits, but no sender is busy, so the worker is not ready
+// within its window.
+func TestStateReadinessWhenSQSHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.cfg.WaitTime = time.Second
+		r.cfg.Concurrency = 8 // at most the pollers' batches: credits alone would read as saturated
+		var down atomic.Bool
+		w := worker.New(r.cfg, hangs{Queue: r.sqs.Client("a"), down: &down}, view{ses: r.ses, cut: new(atomic.Bool)}, worker.Options{Logger: testkit.TestLogger(t)})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { w.Run(ctx); close(done) }()
+		time.Sleep(5 * time.Second)
+		if !w.Ready() {
+			t.Fatal("not ready while SQS answers")
+		}
+		down.Store(true)
+		time.Sleep(w.ReadyWindow())
+		if w.Ready() {
+			t.Errorf("ready %v after SQS began to hang", w.ReadyWindow())
+		}
+		down.Store(false)
+		time.Sleep(w.ReadyWindow() + 10*time.Second) // the hung polls give up after wait + 5 s
+		if !w.Ready() {
+			t.Error("not ready after SQS came back")
+		}
+		cancel()
+		<-done
 	})
 }

@@ -95,6 +95,7 @@ type Worker struct {
 	seq       atomic.Uint64 // deliveries, the other part
 	credits   chan struct{} // one per message received and not finished
 	acquiring sync.Mutex    // one poller takes credits at a time
+	busy      atomic.Int64  // senders handling a message
 
 	// Health, read by Alive and Ready from other goroutines.
 	running     atomic.Bool
@@ -113,7 +114,7 @@ func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 			InProcess: min(retry.DefaultInProcess, cfg.VisibilityTimeout/2), QuotaDelay: cfg.QuotaDelay,
 			MaxDeferrals: cfg.MaxDeferrals, MaxHolds: retry.DefaultMaxHolds, MaxThrottleRetries: retry.DefaultMaxThrottleRetries,
 		},
-		ledger: ledger.NewSigner([]byte(cfg.LedgerKey), cfg.QueueURL),
+		ledger: ledger.NewSigner([]byte(cfg.LedgerKey), cfg.QueueURL, cfg.DLQURL),
 		log:    opts.Logger, metrics: opts.Metrics, claims: opts.Idempotency,
 		memo: newMemo(),
 	}
@@ -264,8 +265,8 @@ func (w *Worker) Ready() bool {
 	if !w.running.Load() || w.draining.Load() {
 		return false
 	}
-	if len(w.credits) >= w.cfg.Concurrency {
-		return true // saturated: senders busy, polling waits for them
+	if w.busy.Load() >= int64(w.cfg.Concurrency) {
+		return true // saturated: every sender busy, polling waits for them
 	}
 	return time.Since(time.Unix(0, w.lastReceive.Load())) < w.ReadyWindow()
 }
@@ -348,7 +349,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // sendOne handles one buffered message and gives back its credit. A message
 // still in the buffer when shutdown begins is handed back unstarted.
 func (w *Worker) sendOne(ctx, work context.Context, m types.Message) {
-	defer func() { w.release(1); w.metrics.InFlight(-1) }()
+	w.busy.Add(1)
+	defer func() { w.busy.Add(-1); w.release(1); w.metrics.InFlight(-1) }()
 	defer w.survive(m)
 	if ctx.Err() != nil {
 		w.flight.untrack(aws.ToString(m.ReceiptHandle))
@@ -392,8 +394,12 @@ func (w *Worker) survive(m types.Message) {
 	}
 	h := aws.ToString(m.ReceiptHandle)
 	w.log.Error("panic while handling a message; handed back", "sqs_message_id", aws.ToString(m.MessageId), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-	w.flight.untrack(h)
-	w.acks.setVisibility(h, w.cfg.BackoffMax)
+	if w.flight.untrack(h) {
+		// Still undecided: make it visible again. (Once the decision was
+		// being carried out, a delete or hand-back may be asked for
+		// already; that one stands.)
+		w.acks.setVisibility(h, w.cfg.BackoffMax)
+	}
 }
 
 func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {

@@ -24,7 +24,7 @@ type region struct {
 	openTill time.Time
 	cooldown time.Duration
 	probing  bool
-	refusals int    // credential refusals in a row
+	refusals int    // credential refusals in a row: one per pause, however many sends were under way
 	code     string // the last refusal's
 	message  string
 }
@@ -33,6 +33,9 @@ type region struct {
 type Gate struct {
 	// Pass: a send may go now (when the breaker was open, as the probe).
 	Pass bool
+	// Probe: this caller is the probe; if it ends without a send it must
+	// say so (Abandon), or the region waits for a result that never comes.
+	Probe bool
 	// Wait is, when not Pass, how long until it may try again.
 	Wait time.Duration
 	// Refusals is how many times in a row the worker's credentials were
@@ -80,9 +83,18 @@ func (b *Breakers) Allow(name string) Gate {
 		g.Wait = MinCooldown
 	default:
 		r.probing = true
-		g.Pass = true
+		g.Pass, g.Probe = true, true
 	}
 	return g
+}
+
+// Abandon gives the probe slot back: the probe ended without a send (its
+// envelope id was held elsewhere, the worker stopped), so the next caller
+// probes.
+func (b *Breakers) Abandon(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.get(name).probing = false
 }
 
 // Refusals is how many times in a row the worker's credentials were
@@ -126,8 +138,9 @@ func (b *Breakers) Failure(name string) bool {
 
 // Trip opens the region's breaker at once for at least d: the worker's
 // credentials were refused there (code, message), and every send would be
-// refused alike. It counts the refusal and reports whether the breaker
-// opened now (it was closed or probing).
+// refused alike. It reports whether the breaker opened now (it was closed,
+// or this was the probe); only then does the refusal count: the refusals
+// of sends that were under way when it opened are the same refusal.
 func (b *Breakers) Trip(name string, d time.Duration, code, message string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -135,7 +148,9 @@ func (b *Breakers) Trip(name string, d time.Duration, code, message string) bool
 	now := b.now()
 	opened := r.openTill.IsZero() || r.probing
 	r.probing = false
-	r.refusals++
+	if opened {
+		r.refusals++
+	}
 	r.code, r.message = code, message
 	r.cooldown = max(r.cooldown, d)
 	if till := now.Add(d); till.After(r.openTill) {

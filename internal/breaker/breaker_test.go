@@ -68,6 +68,9 @@ func TestTripPausesOneRegionAtOnce(t *testing.T) {
 	if b.Trip("cn-north-1", 10*time.Second, "InvalidClientTokenId", "m") {
 		t.Error("a shorter trip of an open breaker reported opening")
 	}
+	if g := b.Allow("cn-north-1"); g.Refusals != 1 {
+		t.Errorf("a refusal of a send under way when the region paused counted again: %d", g.Refusals)
+	}
 	if g := b.Allow("cn-north-1"); g.Wait != 30*time.Second {
 		t.Errorf("a shorter trip shortened the pause: %v", g.Wait)
 	}
@@ -81,7 +84,7 @@ func TestTripPausesOneRegionAtOnce(t *testing.T) {
 	if !b.Trip("cn-north-1", time.Minute, "InvalidClientTokenId", "m") {
 		t.Error("a refused probe did not reopen")
 	}
-	if g := b.Allow("cn-north-1"); g.Wait != time.Minute || g.Refusals != 3 {
+	if g := b.Allow("cn-north-1"); g.Wait != time.Minute || g.Refusals != 2 {
 		t.Errorf("after the refused probe: %+v", g)
 	}
 	now = now.Add(time.Minute)
@@ -89,5 +92,22 @@ func TestTripPausesOneRegionAtOnce(t *testing.T) {
 	b.Success("cn-north-1")
 	if g := b.Allow("cn-north-1"); !g.Pass {
 		t.Error("a successful probe did not close it")
+	}
+}
+
+func TestAbandonedProbe(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	b := New(func() time.Time { return now })
+	b.Trip("eu-west-1", 30*time.Second, "ExpiredToken", "m")
+	now = now.Add(30 * time.Second)
+	if g := b.Allow("eu-west-1"); !g.Pass || !g.Probe {
+		t.Fatalf("no probe after the pause: %+v", g)
+	}
+	if g := b.Allow("eu-west-1"); g.Pass {
+		t.Fatal("a second probe while the first is out")
+	}
+	b.Abandon("eu-west-1")
+	if g := b.Allow("eu-west-1"); !g.Pass || !g.Probe {
+		t.Errorf("the next caller did not get the abandoned probe: %+v", g)
 	}
 }

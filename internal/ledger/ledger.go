@@ -93,12 +93,14 @@ type Signer struct {
 	queue string
 }
 
-// NewSigner signs for the queue at queueURL with key; an empty key derives
-// one from the queue URL (see README: accidental copies are refused, but a
-// producer who knows the URL could forge a ledger; set SESQ_LEDGER_KEY).
-func NewSigner(key []byte, queueURL string) *Signer {
+// NewSigner signs for the queue at queueURL with key. An empty key is
+// derived from the queue's and its dead-letter queue's URLs, which every
+// worker of the queue has: copied and stale ledgers are still refused, but
+// someone who knows both URLs and this format could forge one; set
+// SESQ_LEDGER_KEY.
+func NewSigner(key []byte, queueURL, dlqURL string) *Signer {
 	if len(key) == 0 {
-		sum := sha256.Sum256([]byte("sesq-ledger-key-v1\n" + queueURL))
+		sum := sha256.Sum256([]byte("sesq-ledger-key-v1\n" + queueURL + "\n" + dlqURL))
 		key = sum[:]
 	}
 	return &Signer{key: append([]byte(nil), key...), queue: queueURL}

@@ -6,12 +6,15 @@ import (
 	"time"
 )
 
-const queue = "https://sqs.us-east-1.amazonaws.com/123456789012/mail"
+const (
+	queue = "https://sqs.us-east-1.amazonaws.com/123456789012/mail"
+	dlq   = "https://sqs.us-east-1.amazonaws.com/123456789012/mail-dlq"
+)
 
 var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
 func TestRoundTrip(t *testing.T) {
-	s := NewSigner([]byte("a key of the fleet, 32 bytes...."), queue)
+	s := NewSigner([]byte("a key of the fleet, 32 bytes...."), queue, dlq)
 	for _, l := range []Ledger{
 		{},
 		{Attempts: 3, Unfinished: 1, Holds: 2, Deferrals: 5, Due: t0.Add(40 * time.Minute)},
@@ -30,7 +33,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestReadRefuses(t *testing.T) {
-	s := NewSigner([]byte("a key of the fleet, 32 bytes...."), queue)
+	s := NewSigner([]byte("a key of the fleet, 32 bytes...."), queue, dlq)
 	attr := s.Encode(Ledger{Attempts: 7}, "body", t0)
 	cases := []struct {
 		name string
@@ -45,9 +48,9 @@ func TestReadRefuses(t *testing.T) {
 		{"written after the send, within skew", s, attr, "body", t0.Add(-MaxSkew), Valid},
 		{"no sent time: not checked", s, attr, "body", time.Time{}, Valid},
 		{"another body", s, attr, "body2", t0, Forged},
-		{"another queue", NewSigner([]byte("a key of the fleet, 32 bytes...."), queue+"-2"), attr, "body", t0, Forged},
-		{"another key", NewSigner([]byte("another key"), queue), attr, "body", t0, Forged},
-		{"derived key refuses a keyed ledger", NewSigner(nil, queue), attr, "body", t0, Forged},
+		{"another queue", NewSigner([]byte("a key of the fleet, 32 bytes...."), queue+"-2", dlq), attr, "body", t0, Forged},
+		{"another key", NewSigner([]byte("another key"), queue, dlq), attr, "body", t0, Forged},
+		{"derived key refuses a keyed ledger", NewSigner(nil, queue, dlq), attr, "body", t0, Forged},
 		{"a field changed", s, strings.Replace(attr, "a=7", "a=1", 1), "body", t0, Forged},
 		{"no mac", s, "v1&a=99&w=1", "body", t0, Forged},
 		{"producer's plain number", s, "99", "body", t0, Forged},
@@ -65,18 +68,21 @@ func TestReadRefuses(t *testing.T) {
 }
 
 func TestDerivedKeyIsPerQueue(t *testing.T) {
-	a, b := NewSigner(nil, queue), NewSigner(nil, queue)
+	a, b := NewSigner(nil, queue, dlq), NewSigner(nil, queue, dlq)
 	attr := a.Encode(Ledger{Attempts: 2}, "x", t0)
 	if l, st := b.Read(attr, "x", t0); st != Valid || l.Attempts != 2 {
 		t.Errorf("two workers of one queue disagree: %s %+v", st, l)
 	}
-	if _, st := NewSigner(nil, queue+"x").Read(attr, "x", t0); st != Forged {
+	if _, st := NewSigner(nil, queue+"x", dlq).Read(attr, "x", t0); st != Forged {
 		t.Errorf("another queue's derived key accepted it: %s", st)
+	}
+	if _, st := NewSigner(nil, queue, dlq+"x").Read(attr, "x", t0); st != Forged {
+		t.Errorf("a key derived without the dead-letter queue accepted it: %s", st)
 	}
 }
 
 func TestUnparsedVersion(t *testing.T) {
-	s := NewSigner([]byte("k"), queue)
+	s := NewSigner([]byte("k"), queue, dlq)
 	fields := "v2&a=1"
 	if _, st := s.Read(fields+"&mac="+s.mac(fields, "b"), "b", t0); st != Unparsed {
 		t.Errorf("a signed ledger of another version: %s", st)
@@ -84,7 +90,7 @@ func TestUnparsedVersion(t *testing.T) {
 }
 
 func FuzzRead(f *testing.F) {
-	s := NewSigner([]byte("k"), queue)
+	s := NewSigner([]byte("k"), queue, dlq)
 	f.Add(s.Encode(Ledger{Attempts: 3, Final: &Final{Reason: "r"}}, "b", t0), "b")
 	f.Add("v1&a=99&w=1&mac=AAAA", "b")
 	f.Fuzz(func(t *testing.T, attr, body string) {
