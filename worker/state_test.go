@@ -737,3 +737,48 @@ func TestStateReadinessWhenSQSHangs(t *testing.T) {
 		<-done
 	})
 }
+
+// slowDone is a store whose Done takes 3 s and fails if its context ends
+// meanwhile, as a remote store's call would.
+type slowDone struct {
+	*idempotency.Memory
+	done atomic.Int32
+}
+
+func (s *slowDone) Done(ctx context.Context, key, owner string) error {
+	select {
+	case <-time.After(3 * time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.done.Add(1)
+	return s.Memory.Done(ctx, key, owner)
+}
+
+// Marking an envelope sent runs to the end though the shutdown deadline
+// passes meanwhile: the next delivery of it is a duplicate, not a send.
+func TestStateClaimSettlesPastTheShutdownDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.cfg.ShutdownTimeout = 3 * time.Second
+		store := &slowDone{Memory: idempotency.NewMemory(2*r.cfg.VisibilityTimeout, time.Now)}
+		r.ses.latency = 2 * time.Second
+		r.enqueue(body("e"))
+		stop, _ := r.run("a", store)
+		time.Sleep(time.Second)
+		stop() // the deadline is at 4 s; Done runs from 2 s to 5 s
+		if store.done.Load() != 1 {
+			t.Fatalf("Done completed %d times, want once", store.done.Load())
+		}
+		r.ses.mu.Lock()
+		r.ses.latency = 0
+		r.ses.mu.Unlock()
+		r.enqueue(body("e")) // a redelivery
+		stop2, _ := r.run("b", store)
+		time.Sleep(time.Second)
+		stop2()
+		if got := r.ses.of("e"); len(got) != 1 {
+			t.Errorf("sends at %v, want one: the second delivery is a duplicate", got)
+		}
+	})
+}
