@@ -36,6 +36,7 @@ type delivery struct {
 	handle   string
 	body     string
 	received time.Time
+	sent     time.Time // SQS's SentTimestamp (zero: not given)
 	// ledger is what the message carried (internal/ledger), with the
 	// deliveries that ended without an outcome charged: one attempt each.
 	ledger ledger.Ledger
@@ -54,10 +55,10 @@ type delivery struct {
 // (its re-enqueue failed) is remembered and not charged.
 func (w *Worker) open(m types.Message, now time.Time) *delivery {
 	d := &delivery{msg: m, handle: aws.ToString(m.ReceiptHandle), body: aws.ToString(m.Body), received: now}
-	var sent time.Time
 	if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
-		sent = time.UnixMilli(ms)
+		d.sent = time.UnixMilli(ms)
 	}
+	sent := d.sent
 	attr := ""
 	if v, ok := m.MessageAttributes[ledger.Attr]; ok {
 		attr = aws.ToString(v.StringValue)
@@ -323,8 +324,8 @@ func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) {
 	switch dec.Action {
 	case retry.Delete:
 		w.acks.delete(d.handle)
-		if ms, err := strconv.ParseInt(d.msg.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil && dec.Code != retry.CodeDuplicate {
-			w.metrics.QueueLag(time.Since(time.UnixMilli(ms)))
+		if !d.sent.IsZero() && dec.Code != retry.CodeDuplicate {
+			w.metrics.QueueLag(time.Since(d.sent))
 		}
 	case retry.DeadLetter:
 		err := w.dlq.Write(ctx, d.body, d.msg.MessageAttributes, deadletter.Failure{

@@ -86,6 +86,13 @@ func (f *fakeSES) send(ctx context.Context, e *envelope.Envelope, cut *atomic.Bo
 	return "ses-" + e.Key(), nil
 }
 
+// setLatency changes how long SES takes from now on.
+func (f *fakeSES) setLatency(d time.Duration) {
+	f.mu.Lock()
+	f.latency = d
+	f.mu.Unlock()
+}
+
 // of returns the call times of one envelope id.
 func (f *fakeSES) of(id string) []time.Duration {
 	f.mu.Lock()
@@ -183,6 +190,20 @@ func (r *rig) crash(name string, cut *atomic.Bool) {
 	})
 }
 
+// dlqDown refuses every call to the dead-letter queue until the returned
+// flag is cleared.
+func (r *rig) dlqDown() *atomic.Bool {
+	down := new(atomic.Bool)
+	down.Store(true)
+	r.sqs.SetFaults(func(c sqsfake.Call) sqsfake.Fault {
+		if c.QueueURL == r.dlq && down.Load() {
+			return sqsfake.Refuse
+		}
+		return sqsfake.Works
+	})
+	return down
+}
+
 func body(id string) string {
 	return fmt.Sprintf(`{"version":1,"id":%q,"action":"SendEmail","sourceArn":"arn:aws:ses:us-east-1:123456789012:identity/example.com","source":"s@example.com","destination":{"to":["r@example.net"]},"message":{"subject":{"data":"s"},"body":{"text":{"data":"b"}}}}`, id)
 }
@@ -258,9 +279,7 @@ func TestStateCrashCostsOneAttempt(t *testing.T) {
 		stopA, cutA := r.run("a", nil)
 		time.Sleep(time.Second)
 		r.crash("a", cutA)
-		r.ses.mu.Lock()
-		r.ses.latency = 0
-		r.ses.mu.Unlock()
+		r.ses.setLatency(0)
 		stop, _ := r.run("b", nil)
 		time.Sleep(3 * time.Minute)
 		stop()
@@ -320,14 +339,7 @@ func TestStateDeadLetterOutageKeepsTheReason(t *testing.T) {
 		r := newRig(t)
 		r.ses.always["e"] = errDenied
 		r.enqueue(body("e"))
-		var down atomic.Bool
-		down.Store(true)
-		r.sqs.SetFaults(func(c sqsfake.Call) sqsfake.Fault {
-			if c.QueueURL == r.dlq && down.Load() {
-				return sqsfake.Refuse
-			}
-			return sqsfake.Works
-		})
+		down := r.dlqDown()
 		stop, _ := r.run("a", nil)
 		time.Sleep(45 * time.Second) // tried at 0 and 30 s
 		down.Store(false)
@@ -538,9 +550,7 @@ func TestStateUncertainSendIsNotRepeatedBeforeTheClaimLapses(t *testing.T) {
 		r.enqueue(body("e"))
 		stopA, _ := r.run("a", store)
 		time.Sleep(time.Second)
-		r.ses.mu.Lock()
-		r.ses.latency = 0
-		r.ses.mu.Unlock()
+		r.ses.setLatency(0)
 		r.enqueue(body("e")) // a producer's retry of the same envelope
 		stopB, _ := r.run("b", store)
 		time.Sleep(3 * time.Minute)
@@ -609,9 +619,7 @@ func TestStateClaimIsRenewedWhileItsDeliveryLives(t *testing.T) {
 		r.enqueue(body("e"))
 		stopA, _ := r.run("a", store)
 		time.Sleep(70 * time.Second)
-		r.ses.mu.Lock()
-		r.ses.latency = 0
-		r.ses.mu.Unlock()
+		r.ses.setLatency(0)
 		r.enqueue(body("e")) // a producer's retry of the same envelope
 		stopB, _ := r.run("b", store)
 		time.Sleep(3 * time.Minute)
@@ -634,14 +642,7 @@ func TestStateShutdownKeepsAPendingReason(t *testing.T) {
 		r := newRig(t)
 		r.ses.always["e"] = errDenied
 		r.enqueue(body("e"))
-		var down atomic.Bool
-		down.Store(true)
-		r.sqs.SetFaults(func(c sqsfake.Call) sqsfake.Fault {
-			if c.QueueURL == r.dlq && down.Load() {
-				return sqsfake.Refuse
-			}
-			return sqsfake.Works
-		})
+		down := r.dlqDown()
 		stopA, _ := r.run("a", nil)
 		time.Sleep(29 * time.Second) // put back with its reason, visible at 30 s
 		stopped := make(chan time.Duration)
@@ -770,9 +771,7 @@ func TestStateClaimSettlesPastTheShutdownDeadline(t *testing.T) {
 		if store.done.Load() != 1 {
 			t.Fatalf("Done completed %d times, want once", store.done.Load())
 		}
-		r.ses.mu.Lock()
-		r.ses.latency = 0
-		r.ses.mu.Unlock()
+		r.ses.setLatency(0)
 		r.enqueue(body("e")) // a redelivery
 		stop2, _ := r.run("b", store)
 		time.Sleep(time.Second)

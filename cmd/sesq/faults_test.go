@@ -35,25 +35,7 @@ import (
 // enqueueTokens puts n SendEmail envelopes whose subjects carry tok-I.
 func enqueueTokens(t *testing.T, b *testkit.Bundle, n int) {
 	t.Helper()
-	var batch []types.SendMessageBatchRequestEntry
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		if _, err := b.SQS.SendMessageBatch(t.Context(), &sqs.SendMessageBatchInput{QueueUrl: aws.String(b.QueueURL), Entries: batch}); err != nil {
-			t.Fatal(err)
-		}
-		batch = nil
-	}
-	for i := 0; i < n; i++ {
-		body := fmt.Sprintf(`{"version":1,"id":"tok-%d","action":"SendEmail","sourceArn":%q,"source":"s@example.com","destination":{"to":["r@example.net"]},"message":{"subject":{"data":"tok-%d"},"body":{"text":{"data":"x"}}}}`,
-			i, "arn:aws:ses:us-east-1:123456789012:identity/example.com", i)
-		batch = append(batch, types.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), MessageBody: aws.String(body)})
-		if len(batch) == 10 {
-			flush()
-		}
-	}
-	flush()
+	enqueueTokensFor(t, b, 0, n, "arn:aws:ses:us-east-1:123456789012:identity/example.com")
 }
 
 // ledger is what became of each token: its SES requests and acceptances,
