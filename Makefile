@@ -18,7 +18,7 @@ TOFU          = $(TOOLS_DIR)/tofu-$(TOFU_VERSION)
 
 EMULATORS = localstack/node_modules/.installed
 
-.PHONY: all build test guarantees vet fmt-check tf-fmt demo deps tools fuzz bench bench-rate bench-profile bench-go clean
+.PHONY: all build test guarantees vet fmt-check tf-fmt demo demo-v2 deps tools fuzz bench bench-rate bench-profile bench-go clean
 
 all: build
 
@@ -60,6 +60,11 @@ fmt-check:
 # each landed and stops everything. DEMO_FLAGS=-keep leaves it running.
 demo: deps build
 	$(GO) run ./internal/demo -sesq bin/sesq $(DEMO_FLAGS)
+
+# The same with the SES v2 API transport (SESQ_TRANSPORT=api-v2), plus a
+# templated envelope and one sent under an SES tenant.
+demo-v2: deps build
+	$(GO) run ./internal/demo -sesq bin/sesq -transport api-v2 $(DEMO_FLAGS)
 
 # The fault and hostile-input tests again, printing their counts (lost,
 # dead-lettered without a send, wrong reason, duplicated) as README's

@@ -4,7 +4,8 @@
 // authorization (which ARNs go with which action, one region per envelope, the
 // X-SES-*-ARN headers of raw messages) and enqueues them for producers.
 //
-// Field names mirror the SES v1 API parameters in lowerCamelCase.
+// Field names mirror the SES v1 API parameters in lowerCamelCase, and are
+// read exactly as written here and in schema.json, the producers' contract.
 package envelope
 
 import (
@@ -16,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 )
 
@@ -57,6 +57,13 @@ type Envelope struct {
 	ConfigurationSetName string     `json:"configurationSetName,omitempty"`
 	Tags                 []Tag      `json:"tags,omitempty"`
 	NotAfter             *time.Time `json:"notAfter,omitempty"`
+
+	// TenantName is the SES tenant (SES v2 tenant management) the email is
+	// sent under, so that SES keeps its reputation metrics and sending
+	// status apart from other tenants': 1 to 64 letters, digits, _ and -;
+	// empty for none. Only the SES v2 API transport can carry it: the other
+	// transports refuse an envelope that has one in their Validate.
+	TenantName string `json:"tenantName,omitempty"`
 
 	key     string
 	region  string
@@ -113,9 +120,11 @@ func invalid(field, format string, args ...any) *Error {
 	return &Error{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// Parse decodes and validates an envelope from a message body. Unknown
-// fields are refused: a misspelt ARN field would otherwise be dropped
-// silently. Every error it returns is an *Error.
+// Parse decodes and validates an envelope from a message body. The field
+// names are exact: any other key (a misspelt ARN field, sourceARN,
+// SourceArn) is refused instead of dropped or matched case-insensitively.
+// null for a field means the field is absent. Every error it returns is an
+// *Error that names the field by its path (destination.to[2]).
 func Parse(body []byte) (*Envelope, error) {
 	e, err := decode(body)
 	if err != nil {
@@ -140,49 +149,46 @@ func decode(body []byte) (*Envelope, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var e Envelope
-	if err := dec.Decode(&e); err != nil {
-		return nil, &Error{Reason: "not a JSON envelope: " + jsonReason(err)}
+	err := dec.Decode(&e)
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &syn):
+		return nil, &Error{Reason: fmt.Sprintf("not a JSON envelope: syntax error at byte %d", syn.Offset)}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return nil, &Error{Reason: "not a JSON envelope: truncated JSON"}
+	}
+	// The decoder has read the whole first value before it assigned any
+	// field: it is well-formed JSON, which checkFields can walk, and whose
+	// errors it names better than the decoder does.
+	if ferr := checkFields(body); ferr != nil {
+		return nil, ferr
+	}
+	if err != nil {
+		return nil, decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, &Error{Reason: "not a JSON envelope: data after the JSON object"}
 	}
-	if err := checkDuplicateKeys(body); err != nil {
-		var ve *Error
-		if errors.As(err, &ve) {
-			return nil, ve
-		}
-		return nil, &Error{Reason: "not a JSON envelope: " + jsonReason(err)}
-	}
 	return &e, nil
 }
 
-// jsonReason describes a decoding error without quoting the input.
-func jsonReason(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		if typ.Field != "" {
-			return fmt.Sprintf("field %s must be %s", typ.Field, typ.Type)
-		}
-		return "the body must be a JSON object"
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "truncated JSON"
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name = strings.Trim(name, `"`)
-		if len(name) <= 64 && validName(name) {
-			return "unknown field " + name
-		}
-		return "unknown field"
-	}
+// decodeError describes what the decoder refused in a body checkFields
+// passed, without quoting the input.
+func decodeError(err error) *Error {
 	var b64 base64.CorruptInputError
-	if errors.As(err, &b64) {
-		return fmt.Sprintf("raw is not base64 (at byte %d)", int64(b64))
+	var typ *json.UnmarshalTypeError
+	var tpe *time.ParseError
+	switch {
+	case errors.As(err, &b64):
+		return &Error{Field: "raw", Reason: fmt.Sprintf("not base64 (at byte %d)", int64(b64))}
+	case errors.As(err, &tpe):
+		return &Error{Field: "notAfter", Reason: notRFC3339}
+	case errors.As(err, &typ) && typ.Field != "":
+		return &Error{Field: typ.Field, Reason: "has the wrong JSON type"}
+	case errors.As(err, &typ):
+		return &Error{Reason: "not a JSON envelope: the body must be a JSON object"}
 	}
-	return "cannot decode"
+	return &Error{Reason: "not a JSON envelope: cannot decode"}
 }
 
 // validName: letters, digits and _ only, safe to echo.

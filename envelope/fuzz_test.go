@@ -2,6 +2,7 @@ package envelope_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/sesq/sesq/envelope"
@@ -15,6 +16,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(rawEnv("X-SES-SOURCE-ARN: "+east+"\r\n", nil))
 	f.Add(rawEnv("", map[string]any{"sourceArn": west, "fromArn": west}))
 	f.Add([]byte(`{"version":1,"action":"SendRawEmail","raw":"RnJvbTogYUBiLmMNCg0K","sourceArn":"` + east + `"}`))
+	f.Add(env(map[string]any{"tenantName": "customer-42", "notAfter": "2030-01-01T00:00:00.50+01:00", "id": null{}, "tags": []map[string]string{{"name": "a", "value": "b"}}}))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		e, err := envelope.Parse(body)
 		if err != nil {
@@ -32,6 +34,15 @@ func FuzzParse(f *testing.F) {
 			if err != nil || p.Region != e.Region() {
 				t.Fatalf("accepted ARN %q in region %q (err %v) for envelope region %q", a, p.Region, err, e.Region())
 			}
+		}
+		// What Parse accepts, a Go producer can enqueue: Producer.Enqueue
+		// marshals the Envelope and parses the result.
+		again, err := json.Marshal(e)
+		if err != nil {
+			t.Fatalf("accepted %q but cannot marshal it: %v", body, err)
+		}
+		if _, err := envelope.Parse(again); err != nil {
+			t.Fatalf("accepted %q but not itself marshalled, %q: %v", body, again, err)
 		}
 		switch e.Action {
 		case envelope.SendEmail, envelope.SendTemplatedEmail:

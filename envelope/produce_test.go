@@ -5,23 +5,70 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/sesq/sesq/envelope"
-	"github.com/sesq/sesq/internal/testkit"
+	"github.com/sesq/sesq/internal/testsupport/emulator"
+	"github.com/sesq/sesq/internal/testsupport/testkit"
 )
 
-var emu *testkit.Emulators
+// The producer tests need fauxqs (Node); the package's other tests are pure
+// and must run without it, so fauxqs starts on the first test that asks.
+var (
+	emuOnce sync.Once
+	emu     *testkit.Emulators
+	emuErr  error
+)
 
-func TestMain(m *testing.M) { os.Exit(testkit.Main(m, &emu)) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if emu != nil {
+		emu.Fauxqs.Stop()
+	}
+	os.Exit(code)
+}
+
+// emulators starts fauxqs once for the test binary. Without the emulators
+// installed (`make deps`) the test is skipped, except in CI (CI=true), where
+// it fails.
+func emulators(t *testing.T) *testkit.Emulators {
+	t.Helper()
+	emuOnce.Do(func() {
+		dir, err := emulator.Dir()
+		if err != nil {
+			emuErr = err
+			return
+		}
+		var logw io.Writer
+		if testing.Verbose() {
+			logw = os.Stderr
+		}
+		p, err := emulator.StartFauxqs(context.Background(), dir, logw)
+		if err != nil {
+			emuErr = err
+			return
+		}
+		emu = &testkit.Emulators{Dir: dir, Fauxqs: p}
+	})
+	if emuErr != nil {
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); !ci {
+			t.Skipf("no SQS emulator (%v); CI=true makes this a failure", emuErr)
+		}
+		t.Fatal(emuErr)
+	}
+	return emu
+}
 
 func TestProducerEnqueuesValidEnvelopesInBatches(t *testing.T) {
-	b := emu.Setup(t)
+	b := emulators(t).Setup(t)
 	p := &envelope.Producer{Client: b.SQS, QueueURL: b.QueueURL}
 	var envs []*envelope.Envelope
 	for i := 0; i < 23; i++ {
@@ -60,7 +107,7 @@ func TestProducerEnqueuesValidEnvelopesInBatches(t *testing.T) {
 }
 
 func TestProducerKeepsBodiesByteForByte(t *testing.T) {
-	b := emu.Setup(t)
+	b := emulators(t).Setup(t)
 	p := &envelope.Producer{Client: b.SQS, QueueURL: b.QueueURL}
 	body := []byte("{ \"version\": 1,\n \"action\": \"SendEmail\", " + strings.TrimPrefix(string(env(map[string]any{"version": nil, "action": nil})), "{"))
 	if _, err := envelope.Parse(body); err != nil {

@@ -17,6 +17,7 @@ const (
 	MaxLocalPartLength   = 64
 	MaxIDLength          = 512
 	MaxTemplateNameChars = 256
+	MaxTenantNameLength  = 64
 )
 
 func (e *Envelope) validate() error {
@@ -48,6 +49,9 @@ func (e *Envelope) validate() error {
 		return err
 	}
 	if err := validateName("configurationSetName", e.ConfigurationSetName, MaxConfigSetLength); err != nil {
+		return err
+	}
+	if err := validateName("tenantName", e.TenantName, MaxTenantNameLength); err != nil {
 		return err
 	}
 	if len(e.Tags) > MaxTags {
@@ -292,8 +296,8 @@ func validateAddress(field, s string, withName bool) error {
 	return nil
 }
 
-// validateName checks SES names (configuration sets, tags): ASCII letters,
-// digits, underscores and dashes.
+// validateName checks SES names (configuration sets, tenants, tags): ASCII
+// letters, digits, underscores and dashes.
 func validateName(field, s string, max int) error {
 	if len(s) > max {
 		return invalid(field, "longer than %d characters", max)

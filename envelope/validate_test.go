@@ -2,13 +2,13 @@ package envelope_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sesq/sesq/envelope"
-	"github.com/sesq/sesq/internal/testkit"
 )
 
 const (
@@ -29,8 +29,32 @@ func env(over map[string]any) []byte {
 			"body":    map[string]any{"html": map[string]any{"data": "This email was sent with Amazon SES.", "charset": "UTF-8"}},
 		},
 	}
-	return testkit.JSONWith(e, over)
+	return jsonWith(e, over)
 }
+
+// jsonWith marshals base with the fields of over put in: nil deletes a
+// field, null{} writes it as null.
+func jsonWith(base, over map[string]any) []byte {
+	for k, v := range over {
+		switch v.(type) {
+		case nil:
+			delete(base, k)
+		case null:
+			base[k] = nil
+		default:
+			base[k] = v
+		}
+	}
+	b, err := json.Marshal(base)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// null in an override of env, rawEnv or templated writes the field as JSON
+// null.
+type null struct{}
 
 func raw(headers string) string {
 	return base64.StdEncoding.EncodeToString([]byte(headers + "From: sender@example.com\r\nTo: recipient@example.com\r\nSubject: s\r\n\r\nbody\r\n"))
@@ -80,6 +104,9 @@ func TestParse(t *testing.T) {
 		{name: "display name source", body: env(map[string]any{"source": "Example Shop <sender@example.com>"}), wantRegion: "us-east-1"},
 		{name: "tags and configuration set", body: env(map[string]any{"configurationSetName": "transactional-1", "tags": []map[string]string{{"name": "campaign", "value": "receipt_2026"}}}), wantRegion: "us-east-1"},
 		{name: "notAfter", body: env(map[string]any{"notAfter": "2030-01-01T00:00:00Z"}), wantRegion: "us-east-1"},
+		{name: "tenantName", body: env(map[string]any{"tenantName": "customer-42_eu"}), wantRegion: "us-east-1"},
+		{name: "tenantName of 64", body: env(map[string]any{"tenantName": strings.Repeat("t", 64)}), wantRegion: "us-east-1"},
+		{name: "tenantName empty is none", body: env(map[string]any{"tenantName": ""}), wantRegion: "us-east-1"},
 
 		// Decoding.
 		{name: "empty", body: []byte(""), wantReason: "empty body"},
@@ -88,8 +115,8 @@ func TestParse(t *testing.T) {
 		{name: "truncated", body: []byte(`{"version":1,`), wantReason: "not a JSON envelope"},
 		{name: "trailing data", body: append(env(nil), []byte(` {}`)...), wantReason: "data after"},
 		{name: "unknown field", body: env(map[string]any{"sourceIdentity": east}), wantReason: "unknown field sourceIdentity"},
-		{name: "wrong type", body: env(map[string]any{"version": "1"}), wantReason: "field version"},
-		{name: "raw not base64", body: rawEnv("", map[string]any{"raw": "%%%"}), wantReason: "raw is not base64"},
+		{name: "wrong type", body: env(map[string]any{"version": "1"}), wantField: "version", wantReason: "must be an integer"},
+		{name: "raw not base64", body: rawEnv("", map[string]any{"raw": "%%%"}), wantField: "raw", wantReason: "not base64"},
 		{name: "version missing", body: env(map[string]any{"version": nil}), wantField: "version"},
 		{name: "version 2", body: env(map[string]any{"version": 2}), wantField: "version"},
 		{name: "action missing", body: env(map[string]any{"action": nil}), wantField: "action"},
@@ -148,6 +175,9 @@ func TestParse(t *testing.T) {
 		{name: "tag value empty", body: env(map[string]any{"tags": []map[string]string{{"name": "a", "value": ""}}}), wantField: "tags[0].value"},
 		{name: "configuration set too long", body: env(map[string]any{"configurationSetName": strings.Repeat("c", 65)}), wantField: "configurationSetName"},
 		{name: "configuration set bad char", body: env(map[string]any{"configurationSetName": "a.b"}), wantField: "configurationSetName"},
+		{name: "tenantName too long", body: env(map[string]any{"tenantName": strings.Repeat("t", 65)}), wantField: "tenantName", wantReason: "longer than 64"},
+		{name: "tenantName with a space", body: env(map[string]any{"tenantName": "customer 42"}), wantField: "tenantName", wantReason: "may contain only letters, digits, _ and -"},
+		{name: "tenantName unicode", body: env(map[string]any{"tenantName": "kunde-ä"}), wantField: "tenantName", wantReason: "may contain only"},
 		{name: "id with newline", body: env(map[string]any{"id": "a\nb"}), wantField: "id"},
 		{name: "charset injection", body: env(map[string]any{"message": map[string]any{"subject": map[string]any{"data": "x", "charset": "utf-8; x=\"y\""}, "body": map[string]any{"text": map[string]any{"data": "x"}}}}), wantField: "message.subject.charset"},
 	}

@@ -201,7 +201,7 @@ func (p Policy) decide(o Outcome, s State) Decision {
 		n := s.Refusals + 1
 		d.Pause = p.Pause(n)
 		if n >= p.MaxAttempts || d.Attempts >= p.MaxAttempts {
-			d.Message = fmt.Sprintf("the worker's credentials were refused %d times in a row in this region: %s", n, o.Message)
+			d.Message = fmt.Sprintf("the region refused the worker (credentials or certificate) %d times in a row: %s", n, o.Message)
 			return deadLetter(ReasonUnavailable)
 		}
 		d.Action, d.Delay = HandBack, d.Pause
@@ -225,7 +225,7 @@ func (p Policy) decide(o Outcome, s State) Decision {
 			return deadLetter(ReasonExpired)
 		}
 		if s.Refusals >= p.MaxAttempts {
-			d.Message = fmt.Sprintf("the worker's credentials were refused %d times in a row in this region; nothing is sent there until a probe is accepted: %s", s.Refusals, o.Message)
+			d.Message = fmt.Sprintf("the region refused the worker (credentials or certificate) %d times in a row; nothing is sent there until a probe is accepted: %s", s.Refusals, o.Message)
 			return deadLetter(ReasonUnavailable)
 		}
 		if s.Holds >= p.MaxHolds {

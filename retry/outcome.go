@@ -1,11 +1,13 @@
 // Package retry decides what becomes of a message after each thing that can
-// happen to it: Classify turns a send's result into an Outcome (one table of
-// SES error codes and SMTP replies), and Policy.Decide, one pure function,
-// maps an outcome and what the message has been through to a Decision:
-// delete, send (again), hand back, defer or dead-letter, with the reason.
+// happen to it: Classify turns a send's result, as its transport classified
+// it, into an Outcome, and Policy.Decide, one pure function, maps an
+// outcome and what the message has been through to a Decision: delete,
+// send (again), hand back, defer or dead-letter, with the reason.
 // The worker carries decisions out; breakers, limiters, metrics and logs
 // observe them and never make them.
 package retry
+
+import "github.com/sesq/sesq/transport"
 
 // Class is what an outcome means for the message.
 type Class int
@@ -97,7 +99,10 @@ type Outcome struct {
 	// Uncertain: the send may have reached SES and been accepted (it was
 	// cut off, or the connection broke, after the request went out).
 	Uncertain bool
-	Err       error // the original error, nil when sent
+	// PerMessage: the failure is about this message only (a refused
+	// recipient), not the region's health: it never pauses the region.
+	PerMessage bool
+	Err        error // the original error, nil when sent
 }
 
 // Codes sesq itself gives outcomes and dead letters.
@@ -112,11 +117,11 @@ const (
 	CodeUnfinished         = "DeliveriesUnfinished"
 	CodeShutdown           = "Shutdown"
 	CodeDeadLetterFailed   = "DeadLetterWriteFailed"
-	CodeTimeout            = "Timeout"
-	CodeConnection         = "ConnectionError"
-	CodeUnknownError       = "Unknown"
-	CodeTLS                = "TLSVerification"
-	CodeThrottling         = "Throttling"
+	CodeTimeout            = transport.CodeTimeout
+	CodeConnection         = transport.CodeConnection
+	CodeUnknownError       = transport.CodeUnknown
+	CodeTLS                = transport.CodeTLS
+	CodeThrottling         = transport.CodeThrottling
 	// CodeNoRule marks a decision for a class the table has no rule for
 	// (a bug: the table test fails on it); the message is handed back.
 	CodeNoRule = "NoRule"

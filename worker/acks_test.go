@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/sesq/sesq/internal/sqsfake"
+	"github.com/sesq/sesq/internal/testsupport/sqsfake"
 )
 
 // slowVisibility delays the first n visibility calls by d: an extension

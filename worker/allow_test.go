@@ -1,10 +1,6 @@
 package worker
 
-import (
-	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-)
+import "testing"
 
 func TestAllowed(t *testing.T) {
 	a := "arn:aws:ses:us-east-1:123456789012:identity/example.com"
@@ -15,13 +11,5 @@ func TestAllowed(t *testing.T) {
 	only := []string{"arn:aws:ses:*:123456789012:identity/example.com"}
 	if !allowed(only, []string{a}) || allowed(only, []string{a, b}) {
 		t.Error("every ARN of the envelope must match")
-	}
-}
-
-func TestSESClientsOnePerRegion(t *testing.T) {
-	c := NewSESClients(aws.Config{Region: "us-east-1"}, 8)
-	east, west := c.For("us-east-1"), c.For("eu-west-1")
-	if east != c.For("us-east-1") || east == west {
-		t.Error("want one reused client per region")
 	}
 }

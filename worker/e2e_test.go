@@ -19,15 +19,49 @@ import (
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/envelope"
 	"github.com/sesq/sesq/internal/ledger"
-	"github.com/sesq/sesq/internal/sestest"
-	"github.com/sesq/sesq/internal/testkit"
+	"github.com/sesq/sesq/internal/testsupport/sestest"
+	"github.com/sesq/sesq/internal/testsupport/testkit"
 	"github.com/sesq/sesq/retry"
+	"github.com/sesq/sesq/transport"
+	"github.com/sesq/sesq/transport/sesapi"
 	"github.com/sesq/sesq/worker"
 )
 
 var emu *testkit.Emulators
 
 func TestMain(m *testing.M) { os.Exit(testkit.Main(m, &emu)) }
+
+// bundle is one test's queues and SES endpoint, and the settings of the
+// worker it runs: short timings, so that faults play out in seconds.
+type bundle struct {
+	*testkit.Bundle
+	Config worker.Config
+}
+
+func setup(t *testing.T) *bundle {
+	b := emu.Setup(t)
+	cfg := worker.DefaultConfig()
+	cfg.QueueURL, cfg.DLQURL = b.QueueURL, b.DLQURL
+	cfg.Concurrency, cfg.WaitTime, cfg.VisibilityTimeout = 8, time.Second, 10*time.Second
+	cfg.MaxAttempts, cfg.BackoffInitial, cfg.BackoffMax = 4, 10*time.Millisecond, 100*time.Millisecond
+	cfg.QuotaDelay, cfg.ShutdownTimeout, cfg.SendTimeout = 2*time.Second, 5*time.Second, 5*time.Second
+	return &bundle{Bundle: b, Config: cfg}
+}
+
+// api is the SES v1 API transport pointed at the bundle's SES endpoint.
+func (b *bundle) api() transport.Transport {
+	return sesapi.Transport{Mailers: sesapi.NewClients(b.AWS, b.Config.Concurrency)}
+}
+
+// startWorker runs the real worker with the SES v1 API transport against
+// the bundle's queues and SES test endpoint until stop or the test's end.
+func startWorker(t *testing.T, b *bundle, opts worker.Options) (stop func()) {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = testkit.TestLogger(t)
+	}
+	return b.Run(t, worker.New(b.Config, b.SQS, b.api(), opts))
+}
 
 func arn(region, identity string) string {
 	return "arn:aws:ses:" + region + ":123456789012:identity/" + identity
@@ -61,7 +95,7 @@ func rawEmail(headers string, extra map[string]any) string {
 
 // drained waits until the source queue is empty and the SES endpoint has
 // seen n requests at least.
-func drained(t *testing.T, b *testkit.Bundle, sesRequests int) {
+func drained(t *testing.T, b *bundle, sesRequests int) {
 	t.Helper()
 	testkit.Eventually(t, 20*time.Second, "the queue to drain", func() bool {
 		return len(b.SES.Requests()) >= sesRequests && b.Empty(t)
@@ -70,7 +104,7 @@ func drained(t *testing.T, b *testkit.Bundle, sesRequests int) {
 
 func TestRoutesEachActionToItsIdentityRegion(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
 	for _, r := range regions {
 		id := arn(r, "example.com")
@@ -80,7 +114,7 @@ func TestRoutesEachActionToItsIdentityRegion(t *testing.T) {
 			rawEmail("", map[string]any{"sourceArn": id, "fromArn": id, "returnPathArn": id}),
 		)
 	}
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	drained(t, b, 9)
 
 	sent := b.SES.Sent()
@@ -119,7 +153,7 @@ func TestRoutesEachActionToItsIdentityRegion(t *testing.T) {
 // The two examples of the SES sending-authorization guide, verbatim.
 func TestSESGuideExamples(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	id := "arn:aws:ses:us-east-1:123456789012:identity/example.com"
 	raw := "X-SES-SOURCE-ARN: " + id + "\r\nX-SES-FROM-ARN: " + id + "\r\nX-SES-RETURN-PATH-ARN: " + id + "\r\n" +
 		"From: sender@example.com\r\nTo: recipient@example.com\r\nReturn-Path: feedback@example.com\r\nSubject: subject\r\n" +
@@ -128,7 +162,7 @@ func TestSESGuideExamples(t *testing.T) {
 		"------=_boundary\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\nbody\r\n------=_boundary--\r\n"
 	rawEnv, _ := json.Marshal(map[string]any{"version": 1, "action": "SendRawEmail", "raw": base64.StdEncoding.EncodeToString([]byte(raw))})
 	b.Enqueue(t, string(rawEnv), sendEmail(id, nil))
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	drained(t, b, 2)
 
 	for _, r := range b.SES.Sent() {
@@ -201,7 +235,7 @@ func TestOutcomeClasses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			b := emu.Setup(t)
+			b := setup(t)
 			b.Config.AllowedIdentities = c.allow
 			id := arn("eu-west-1", "example.com")
 			b.SES.Fail(id, c.faults...)
@@ -215,7 +249,7 @@ func TestOutcomeClasses(t *testing.T) {
 			b.Send(t, &sqs.SendMessageInput{MessageBody: aws.String(body), MessageAttributes: map[string]types.MessageAttributeValue{
 				"producer": {DataType: aws.String("String"), StringValue: aws.String("billing")},
 			}})
-			b.StartWorker(t, worker.Options{})
+			startWorker(t, b, worker.Options{})
 			testkit.Eventually(t, 20*time.Second, "the queue to drain", func() bool { return b.Empty(t) && len(b.SES.Requests()) >= c.wantSES })
 			time.Sleep(100 * time.Millisecond) // a stray extra attempt would show now
 
@@ -262,14 +296,14 @@ func TestOutcomeClasses(t *testing.T) {
 // not dead-lettered, and uses up no attempt.
 func TestQuotaDefersWithoutUsingAttempts(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	b.Config.MaxAttempts = 1
 	b.Config.QuotaDelay = time.Second
 	id := arn("us-east-1", "example.com")
 	b.SES.Fail(id, sestest.ThrottleDaily, sestest.ThrottleDaily, sestest.AccountPaused)
 	b.Enqueue(t, sendEmail(id, nil))
 	start := time.Now()
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	drained(t, b, 4)
 	if d := time.Since(start); d < 3*time.Second {
 		t.Errorf("three deferrals of 1s took %v", d)
@@ -284,7 +318,7 @@ func TestQuotaDefersWithoutUsingAttempts(t *testing.T) {
 // envelope is sent at once.
 func TestProducerAttributesCannotSteerTheLedger(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	id := arn("us-east-1", "example.com")
 	str := func(s string) types.MessageAttributeValue {
 		return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(s)}
@@ -297,7 +331,7 @@ func TestProducerAttributesCannotSteerTheLedger(t *testing.T) {
 		"sesq-reason":      str("exhausted"),
 	}})
 	start := time.Now()
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	drained(t, b, 1)
 	if sent := b.SES.Sent(); len(sent) != 1 || sent[0].At.Sub(start) > 5*time.Second {
 		t.Fatalf("sent %d; want once, at once", len(sent))
@@ -311,14 +345,14 @@ func TestProducerAttributesCannotSteerTheLedger(t *testing.T) {
 // message carrying its ledger, delayed); the attempt count carries over.
 func TestLongRetryDelayHandsBackAndCountsAcrossDeliveries(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	b.Config.MaxAttempts = 3
 	b.Config.BackoffInitial = time.Second
 	b.Config.BackoffMax = time.Second
 	id := arn("us-east-1", "example.com")
 	b.SES.FailAlways(id, sestest.ServiceUnavailable)
 	b.Enqueue(t, sendEmail(id, nil))
-	b.StartWorker(t, worker.Options{Policy: func(p *retry.Policy) { p.InProcess = 0; p.Jitter = 0 }})
+	startWorker(t, b, worker.Options{Policy: func(p *retry.Policy) { p.InProcess = 0; p.Jitter = 0 }})
 	testkit.Eventually(t, 20*time.Second, "a dead letter", func() bool { return b.Empty(t) && len(b.SES.Requests()) == 3 })
 	reqs := b.SES.Requests()
 	for i := 1; i < len(reqs); i++ {
@@ -355,13 +389,13 @@ func TestSendingAuthorizationRules(t *testing.T) {
 		{"5 DKIM signs an X-SES header", rawEmail("DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1;\n h=From:To:Subject:X-SES-SOURCE-ARN; bh=abc=; b=def=\nX-SES-SOURCE-ARN: "+east+"\n", nil), ""},
 		{"5 DKIM without X-SES headers", rawEmail("DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1; h=From:To:Subject; bh=abc=; b=def=\nX-SES-SOURCE-ARN: "+east+"\n", nil), "us-east-1"},
 	}
-	b := emu.Setup(t)
+	b := setup(t)
 	for _, c := range cases {
 		b.Send(t, &sqs.SendMessageInput{MessageBody: aws.String(c.body), MessageAttributes: map[string]types.MessageAttributeValue{
 			"case": {DataType: aws.String("String"), StringValue: aws.String(c.name)},
 		}})
 	}
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	nValid := 0
 	for _, c := range cases {
 		if c.wantRegion != "" {
@@ -415,7 +449,7 @@ func TestSendingAuthorizationRules(t *testing.T) {
 // dead-lettered once.
 func TestNothingLostInAMixedRun(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	b.Config.Concurrency = 32
 	b.Config.MaxAttempts = 8
 	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
@@ -447,7 +481,7 @@ func TestNothingLostInAMixedRun(t *testing.T) {
 		}
 		b.Enqueue(t, body)
 	}
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	testkit.Eventually(t, 60*time.Second, "the queue to drain", func() bool { return b.Empty(t) })
 
 	got := map[string][]string{}
@@ -490,13 +524,13 @@ func TestNothingLostInAMixedRun(t *testing.T) {
 // visibility, so the message is not delivered (and sent) twice.
 func TestSlowSESExtendsVisibility(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	b.Config.VisibilityTimeout = 2 * time.Second
 	b.Config.SendTimeout = 10 * time.Second
 	id := arn("us-east-1", "example.com")
 	b.SES.Latency(id, 4*time.Second)
 	b.Enqueue(t, sendEmail(id, nil), sendEmail(id, map[string]any{"id": "second"}))
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	drained(t, b, 2)
 	time.Sleep(500 * time.Millisecond)
 	if n := len(b.SES.Requests()); n != 2 {
@@ -508,14 +542,14 @@ func TestSlowSESExtendsVisibility(t *testing.T) {
 // it does not wait out its visibility timeout; and Run returns promptly.
 func TestShutdownHandsBackUnfinished(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	b.Config.VisibilityTimeout = 60 * time.Second
 	b.Config.BackoffInitial = 3 * time.Second
 	b.Config.BackoffMax = 3 * time.Second
 	id := arn("us-east-1", "example.com")
 	b.SES.FailAlways(id, sestest.ServiceUnavailable)
 	b.Enqueue(t, sendEmail(id, nil))
-	stop := b.StartWorker(t, worker.Options{})
+	stop := startWorker(t, b, worker.Options{})
 	testkit.Eventually(t, 10*time.Second, "the first attempt", func() bool { return len(b.SES.Requests()) == 1 })
 	start := time.Now()
 	stop()
@@ -546,13 +580,13 @@ func TestShutdownHandsBackUnfinished(t *testing.T) {
 // more than the reason took.
 func TestDeadLetterWriteFailureKeepsTheMessageAndItsReason(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	name := strings.TrimSuffix(b.DLQURL[strings.LastIndex(b.DLQURL, "/")+1:], "-dlq") + "-later"
 	b.Config.DLQURL = strings.TrimSuffix(b.DLQURL, "-dlq") + "-later" // no such queue yet
 	id := arn("us-east-1", "example.com")
 	b.SES.FailAlways(id, sestest.AccessDenied)
 	b.Enqueue(t, `not json`, sendEmail(id, nil))
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	testkit.Eventually(t, 10*time.Second, "both tried", func() bool { return len(b.SES.Requests()) == 1 })
 	time.Sleep(2 * time.Second) // the dead-letter writes fail meanwhile
 	if _, err := b.SQS.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name)}); err != nil {
@@ -579,7 +613,10 @@ func TestDeadLetterWriteFailureKeepsTheMessageAndItsReason(t *testing.T) {
 
 // panicky is a fault injected into the worker: its transport panics,
 // standing for any bug in handling one message.
-type panicky struct{ calls *atomic.Int32 }
+type panicky struct {
+	transport.Transport
+	calls *atomic.Int32
+}
 
 func (p panicky) Send(context.Context, *envelope.Envelope) (string, error) {
 	p.calls.Add(1)
@@ -592,10 +629,10 @@ func (p panicky) Send(context.Context, *envelope.Envelope) (string, error) {
 // time is dead-lettered as exhausted after SESQ_MAX_ATTEMPTS of them.
 func TestPanicInHandlerHandsBack(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	b.Config.VisibilityTimeout = 2 * time.Second // a panicked send's claim lapses after it
 	b.Enqueue(t, sendEmail(arn("us-east-1", "example.com"), nil))
-	p := panicky{calls: new(atomic.Int32)}
+	p := panicky{Transport: b.api(), calls: new(atomic.Int32)}
 	w := worker.New(b.Config, b.SQS, p, worker.Options{Logger: testkit.TestLogger(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -618,10 +655,10 @@ func TestPanicInHandlerHandsBack(t *testing.T) {
 // Ready follows receives and goes false while draining; Alive follows Run.
 func TestReadyAndAlive(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	b.Config.WaitTime = 2 * time.Second
 	b.Config.VisibilityTimeout = 4 * time.Second
-	w := worker.New(b.Config, b.SQS, worker.API{Mailers: worker.NewSESClients(b.AWS, 8)}, worker.Options{Logger: testkit.TestLogger(t)})
+	w := worker.New(b.Config, b.SQS, b.api(), worker.Options{Logger: testkit.TestLogger(t)})
 	if w.Ready() || w.Alive() {
 		t.Fatal("ready or alive before Run")
 	}
@@ -653,7 +690,7 @@ func TestReadyAndAlive(t *testing.T) {
 // throttled without using up attempts, and dead-letters nothing.
 func TestSendsAtTheAccountRate(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	b.Config.Concurrency = 16
 	b.SES.RateLimit(40)
 	b.SES.Latency("", 20*time.Millisecond)
@@ -662,7 +699,7 @@ func TestSendsAtTheAccountRate(t *testing.T) {
 		b.Enqueue(t, sendEmail(arn("eu-west-1", "example.com"), map[string]any{"id": fmt.Sprint("r", i)}))
 	}
 	start := time.Now()
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	testkit.Eventually(t, 30*time.Second, "all sent", func() bool { return len(b.SES.Sent()) == n && b.Empty(t) })
 	elapsed := time.Since(start).Seconds()
 	rate := float64(n) / elapsed
@@ -683,7 +720,7 @@ func TestHostileEnvelopesAreDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := emu.Setup(t)
+	b := setup(t)
 	want := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(f)), "\n") {
 		var c struct {
@@ -701,7 +738,7 @@ func TestHostileEnvelopesAreDeadLettered(t *testing.T) {
 		}})
 		want[c.Name] = c.Want
 	}
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	testkit.Eventually(t, 30*time.Second, "the queue to drain", func() bool { return b.Empty(t) })
 	got := map[string]bool{}
 	for _, m := range b.DeadLetters(t) {
@@ -726,10 +763,10 @@ func TestHostileEnvelopesAreDeadLettered(t *testing.T) {
 // sent twice.
 func TestDuplicateEnvelopeIsSentOnce(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	id := arn("us-east-1", "example.com")
 	b.Enqueue(t, sendEmail(id, map[string]any{"id": "order-4711-receipt"}))
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	testkit.Eventually(t, 10*time.Second, "the first send", func() bool { return len(b.SES.Sent()) == 1 && b.Empty(t) })
 	// A redelivery, as SQS's at-least-once delivery or a producer's retry makes it.
 	b.Enqueue(t, sendEmail(id, map[string]any{"id": "order-4711-receipt"}), sendEmail(id, map[string]any{"id": "order-4711-receipt"}))
@@ -749,7 +786,7 @@ func TestDuplicateEnvelopeIsSentOnce(t *testing.T) {
 // dead-lettered.
 func TestRegionOutageIsIsolated(t *testing.T) {
 	t.Parallel()
-	b := emu.Setup(t)
+	b := setup(t)
 	b.Config.Concurrency = 8
 	b.Config.MaxAttempts = 3
 	down, up := arn("eu-west-1", "example.com"), arn("us-east-1", "example.com")
@@ -759,7 +796,7 @@ func TestRegionOutageIsIsolated(t *testing.T) {
 		b.Enqueue(t, sendEmail(down, map[string]any{"id": fmt.Sprint("down-", i)}), sendEmail(up, map[string]any{"id": fmt.Sprint("up-", i)}))
 	}
 	start := time.Now()
-	b.StartWorker(t, worker.Options{})
+	startWorker(t, b, worker.Options{})
 	sentIn := func(region string) int {
 		n := 0
 		for _, r := range b.SES.Sent() {

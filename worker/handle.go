@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,10 +14,11 @@ import (
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/envelope"
-	"github.com/sesq/sesq/internal/idempotency"
+	"github.com/sesq/sesq/idempotency"
 	"github.com/sesq/sesq/internal/ledger"
 	"github.com/sesq/sesq/internal/ratelimit"
 	"github.com/sesq/sesq/retry"
+	"github.com/sesq/sesq/transport"
 )
 
 // maxDelay is the longest DelaySeconds SQS takes (15 minutes); a longer
@@ -122,10 +122,8 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) retry.Decision {
 		return w.policy.Decide(retry.Outcome{Class: retry.Invalid, Code: retry.CodeInvalidEnvelope, Message: err.Error()}, d.state(now))
 	}
 	d.env = env
-	if v, ok := w.transport.(Validator); ok {
-		if err := v.Validate(env); err != nil {
-			return w.policy.Decide(retry.Outcome{Class: retry.Invalid, Code: retry.CodeInvalidEnvelope, Message: err.Error()}, d.state(now))
-		}
+	if err := w.transport.Validate(env); err != nil {
+		return w.policy.Decide(retry.Outcome{Class: retry.Invalid, Code: retry.CodeInvalidEnvelope, Message: err.Error()}, d.state(now))
 	}
 	if !allowed(w.cfg.AllowedIdentities, env.IdentityARNs()) {
 		return w.policy.Decide(retry.Outcome{Class: retry.Forbidden, Code: retry.CodeIdentityNotAllowed, Message: "identity matches no SESQ_ALLOWED_IDENTITIES pattern"}, d.state(now))
@@ -167,7 +165,7 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision 
 				s.Wait, s.Now, s.Refusals = g.Wait, time.Now(), g.Refusals
 				o := retry.Outcome{Class: retry.Held, Code: retry.CodeRegionPaused, Message: "sends to " + region + " are paused after failures"}
 				if g.Refusals > 0 {
-					o.Code, o.Message = g.Code, "sends to "+region+" are paused: the worker's credentials were refused there: "+g.Message
+					o.Code, o.Message = g.Code, "sends to "+region+" are paused: "+unavailable(g.Code)+": "+g.Message
 				}
 				dec := w.policy.Decide(o, s)
 				if dec.Action != retry.Send {
@@ -304,12 +302,16 @@ func (w *Worker) observe(region string, action string, o retry.Outcome, dec retr
 	}
 	switch o.Class {
 	case retry.Retry:
+		if o.PerMessage { // the region answered; the message was the trouble
+			w.breakers.Success(region)
+			break
+		}
 		if !cutOff && w.breakers.Failure(region) {
 			w.log.Error("SES keeps failing in a region; sends there paused", "region", region, "code", o.Code)
 		}
 	case retry.Unavailable:
-		if w.breakers.Trip(region, dec.Pause, o.Code, redactAddresses(o.Message)) {
-			w.log.Error("the transport refused sesq's credentials in a region; sends there paused", "region", region, "code", o.Code, "error", redactAddresses(o.Message), "pause_s", dec.Pause.Seconds())
+		if w.breakers.Trip(region, dec.Pause, o.Code, transport.Redact(o.Message)) {
+			w.log.Error(unavailable(o.Code)+"; sends there paused", "region", region, "code", o.Code, "error", transport.Redact(o.Message), "pause_s", dec.Pause.Seconds())
 		}
 	default:
 		w.breakers.Success(region) // SES answered: the region works
@@ -329,7 +331,7 @@ func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) {
 		}
 	case retry.DeadLetter:
 		err := w.dlq.Write(ctx, d.body, d.msg.MessageAttributes, deadletter.Failure{
-			Reason: string(dec.Reason), Code: dec.Code, Error: redactAddresses(dec.Message), Attempts: dec.Attempts, At: time.Now(),
+			Reason: string(dec.Reason), Code: dec.Code, Error: transport.Redact(dec.Message), Attempts: dec.Attempts, At: time.Now(),
 		})
 		if err != nil {
 			w.log.Error("dead-letter write failed; message handed back with its reason", "sqs_message_id", aws.ToString(d.msg.MessageId), "reason", string(dec.Reason), "err", err)
@@ -368,7 +370,7 @@ func (w *Worker) putBack(ctx context.Context, d *delivery, dec retry.Decision) {
 		l.Due = now.Add(dec.Delay)
 	}
 	if dec.Reason != "" {
-		l.Final = &ledger.Final{Reason: string(dec.Reason), Code: dec.Code, Message: redactAddresses(dec.Message)}
+		l.Final = &ledger.Final{Reason: string(dec.Reason), Code: dec.Code, Message: transport.Redact(dec.Message)}
 	}
 	if err := w.requeue(ctx, d, l, min(dec.Delay, maxDelay), now); err != nil {
 		w.log.Error("re-enqueue failed; message made visible again after its delay", "sqs_message_id", aws.ToString(d.msg.MessageId), "err", err)
@@ -445,7 +447,7 @@ func (w *Worker) logOutcome(d *delivery, dec retry.Decision) {
 		if dec.Reason != "" {
 			attrs = append(attrs, slog.String("reason", string(dec.Reason)))
 		}
-		attrs = append(attrs, slog.String("code", dec.Code), slog.String("error", redactAddresses(dec.Message)))
+		attrs = append(attrs, slog.String("code", dec.Code), slog.String("error", transport.Redact(dec.Message)))
 	}
 	if dec.Delay > 0 {
 		attrs = append(attrs, slog.Float64("delay_s", dec.Delay.Seconds()))
@@ -453,19 +455,12 @@ func (w *Worker) logOutcome(d *delivery, dec retry.Decision) {
 	w.log.LogAttrs(context.Background(), level, "message", attrs...)
 }
 
-// redactAddresses replaces what looks like an email address (a word with an
-// @ inside) with [address]: SES error texts name addresses.
-func redactAddresses(s string) string {
-	if strings.IndexByte(s, '@') < 0 {
-		return s
+// unavailable says why a region is unavailable, by the outcome's code.
+func unavailable(code string) string {
+	if code == transport.CodeTLS {
+		return "the endpoint's certificate is not trusted in the region (see SESQ_SMTP_CA_FILE)"
 	}
-	words := strings.Fields(s)
-	for i, wd := range words {
-		if at := strings.IndexByte(wd, '@'); at > 0 && at < len(wd)-1 {
-			words[i] = "[address]"
-		}
-	}
-	return strings.Join(words, " ")
+	return "the transport refused the worker's credentials in the region"
 }
 
 func receiveCount(m types.Message) int {

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sesq/sesq/internal/idempotency"
+	"github.com/sesq/sesq/idempotency"
 )
 
 // inFlight tracks the messages being worked on: before a message's

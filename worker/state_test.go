@@ -1,7 +1,7 @@
 package worker_test
 
 // The worker's state machine, exactly: the real worker against an in-memory
-// SQS (internal/sqsfake) and a scripted SES, in testing/synctest bubbles, so
+// SQS (internal/testsupport/sqsfake) and a scripted SES, in testing/synctest bubbles, so
 // every time below is the fake clock's and exact: no sleeps, no tolerances.
 
 import (
@@ -18,16 +18,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/envelope"
-	"github.com/sesq/sesq/internal/config"
-	"github.com/sesq/sesq/internal/idempotency"
+	"github.com/sesq/sesq/idempotency"
 	"github.com/sesq/sesq/internal/ledger"
-	"github.com/sesq/sesq/internal/sqsfake"
-	"github.com/sesq/sesq/internal/testkit"
+	"github.com/sesq/sesq/internal/testsupport/sqsfake"
+	"github.com/sesq/sesq/internal/testsupport/testkit"
 	"github.com/sesq/sesq/retry"
+	"github.com/sesq/sesq/transport"
 	"github.com/sesq/sesq/worker"
 )
 
@@ -116,15 +115,21 @@ func (v view) Send(ctx context.Context, e *envelope.Envelope) (string, error) {
 	return v.ses.send(ctx, e, v.cut)
 }
 
-func apiErr(code, msg string) error {
-	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: smithy.FaultServer}
-}
+func (view) Validate(*envelope.Envelope) error { return nil }
 
+func (view) SendQuota(context.Context, string) (float64, error) { return 0, transport.ErrNoQuota }
+
+func (view) Close() error { return nil }
+
+// Failures as a transport reports them.
 var (
-	errUnavailable = apiErr("ServiceUnavailable", "Service Unavailable")
-	errDenied      = apiErr("AccessDenied", "User arn:aws:iam::1:user/sesq is not authorized to perform ses:SendEmail")
-	errToken       = apiErr("InvalidClientTokenId", "The security token included in the request is invalid.")
-	errDaily       = apiErr("Throttling", "Daily message quota exceeded.")
+	errUnavailable = &transport.Error{Class: transport.Retry, Code: "ServiceUnavailable", Message: "Service Unavailable"}
+	errDenied      = &transport.Error{Class: transport.Authorization, Code: "AccessDenied", Message: "User arn:aws:iam::1:user/sesq is not authorized to perform ses:SendEmail"}
+	errToken       = &transport.Error{Class: transport.Unavailable, Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid."}
+	errDaily       = &transport.Error{Class: transport.Quota, Code: "Throttling", Message: "Daily message quota exceeded."}
+	// errRefused is a recipient refused in the SMTP conversation: about
+	// the message only.
+	errRefused = &transport.Error{Class: transport.Retry, Code: "SMTP450 4.2.1", Message: "mailbox busy", PerMessage: true}
 )
 
 // rig is one test's queues, SES and configuration.
@@ -133,7 +138,7 @@ type rig struct {
 	sqs        *sqsfake.SQS
 	queue, dlq string
 	ses        *fakeSES
-	cfg        config.Config
+	cfg        worker.Config
 	start      time.Time
 }
 
@@ -142,7 +147,7 @@ func newRig(t *testing.T) *rig {
 	dlq := s.CreateQueue("mail-dlq", sqsfake.QueueOptions{})
 	q := s.CreateQueue("mail", sqsfake.QueueOptions{VisibilityTimeout: time.Minute, RedriveTo: dlq, MaxReceiveCount: 20})
 	return &rig{t: t, sqs: s, queue: q, dlq: dlq, ses: newFakeSES(), start: time.Now(),
-		cfg: config.Config{
+		cfg: worker.Config{
 			QueueURL: q, DLQURL: dlq, Concurrency: 4, BatchSize: 10, WaitTime: 20 * time.Second, VisibilityTimeout: time.Minute,
 			MaxAttempts: 8, BackoffInitial: 200 * time.Millisecond, BackoffMax: 30 * time.Second, QuotaDelay: 15 * time.Minute,
 			MaxDeferrals: 96, ShutdownTimeout: 25 * time.Second, SendTimeout: 30 * time.Second,

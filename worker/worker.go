@@ -31,13 +31,12 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/idempotency"
 	"github.com/sesq/sesq/internal/breaker"
-	"github.com/sesq/sesq/internal/config"
-	"github.com/sesq/sesq/internal/idempotency"
 	"github.com/sesq/sesq/internal/ledger"
-	"github.com/sesq/sesq/internal/metrics"
 	"github.com/sesq/sesq/internal/ratelimit"
 	"github.com/sesq/sesq/retry"
+	"github.com/sesq/sesq/transport"
 )
 
 // Queue is the SQS calls the worker makes; *sqs.Client has them.
@@ -63,12 +62,40 @@ type Idempotency interface {
 var _ Idempotency = (*idempotency.Memory)(nil)
 var _ Idempotency = (*idempotency.DynamoDB)(nil)
 
+// Metrics is what the worker reports as it works (internal/metrics
+// exports it to Prometheus).
+type Metrics interface {
+	// Message counts a message that reached an outcome (sent,
+	// dead-lettered, handed back, ...) in a region, for an action.
+	Message(outcome, region, action string)
+	// SESCall records one send: its duration and whether it was throttled.
+	SESCall(region, action string, took time.Duration, throttled bool)
+	// InFlight moves the count of messages received and not finished.
+	InFlight(delta int)
+	// QueueLag records how long a sent message waited, from enqueue to SES.
+	QueueLag(d time.Duration)
+	// DeadLetter counts a message written to the dead-letter queue.
+	DeadLetter(reason string)
+	// ObserveSendRates registers the limiter's current rate per region.
+	ObserveSendRates(rates func() map[string]float64)
+}
+
+// noMetrics is Options.Metrics when none is given.
+type noMetrics struct{}
+
+func (noMetrics) Message(string, string, string)              {}
+func (noMetrics) SESCall(string, string, time.Duration, bool) {}
+func (noMetrics) InFlight(int)                                {}
+func (noMetrics) QueueLag(time.Duration)                      {}
+func (noMetrics) DeadLetter(string)                           {}
+func (noMetrics) ObserveSendRates(func() map[string]float64)  {}
+
 // Options are the worker's collaborators that are not configuration.
 type Options struct {
 	Logger  *slog.Logger        // nil: slog.Default()
 	Rand    func() float64      // backoff jitter; nil: math/rand
 	Policy  func(*retry.Policy) // adjusts the decision policy built from the configuration (tests)
-	Metrics *metrics.Metrics    // nil: none
+	Metrics Metrics             // nil: none
 	// Idempotency remembers which envelope ids SES accepted and which a
 	// delivery is sending, so that a redelivery is not sent again. nil: an
 	// in-memory store that keeps sent ids for twice the visibility timeout.
@@ -77,14 +104,14 @@ type Options struct {
 
 // Worker is one sesq worker process's machinery.
 type Worker struct {
-	cfg       config.Config
+	cfg       Config
 	queue     Queue
-	transport Transport
+	transport transport.Transport
 	dlq       *deadletter.Writer
 	policy    retry.Policy
 	ledger    *ledger.Signer
 	log       *slog.Logger
-	metrics   *metrics.Metrics
+	metrics   Metrics
 	acks      *acks
 	flight    *inFlight
 	limits    *ratelimit.Limits
@@ -104,8 +131,9 @@ type Worker struct {
 	lastBeat    atomic.Int64 // unix nanoseconds of the visibility loop's last tick
 }
 
-// New builds a worker; cfg must have passed Validate(config.ForRun).
-func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
+// New builds a worker with the settings in cfg, used as given (start from
+// DefaultConfig).
+func New(cfg Config, q Queue, t transport.Transport, opts Options) *Worker {
 	w := &Worker{
 		cfg: cfg, queue: q, transport: t,
 		dlq: &deadletter.Writer{Client: q, QueueURL: cfg.DLQURL, SourceQueue: cfg.QueueURL},
@@ -126,6 +154,9 @@ func New(cfg config.Config, q Queue, t Transport, opts Options) *Worker {
 	}
 	if w.log == nil {
 		w.log = slog.Default()
+	}
+	if w.metrics == nil {
+		w.metrics = noMetrics{}
 	}
 	w.breakers = breaker.New(time.Now)
 	if w.claims == nil {
@@ -232,13 +263,13 @@ func (w *Worker) sendQuota(ctx context.Context, region string) (float64, error) 
 	if w.cfg.SendRate > 0 {
 		return w.cfg.SendRate, nil
 	}
-	q, ok := w.transport.(QuotaSource)
-	if !ok {
-		return 0, errors.New("SESQ_SEND_RATE is not set and the transport cannot tell the quota")
-	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return q.SendQuota(ctx, region)
+	rate, err := w.transport.SendQuota(ctx, region)
+	if errors.Is(err, transport.ErrNoQuota) {
+		return 0, errors.New("SESQ_SEND_RATE is not set and the transport cannot tell the quota")
+	}
+	return rate, err
 }
 
 // idlePause is how long a poller rests after an empty short poll

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sesq/sesq/deadletter"
-	"github.com/sesq/sesq/internal/testkit"
+	"github.com/sesq/sesq/internal/testsupport/testkit"
 )
 
 const (

@@ -27,9 +27,9 @@ import (
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/awsclient"
-	"github.com/sesq/sesq/internal/emulator"
-	"github.com/sesq/sesq/internal/sestest"
-	"github.com/sesq/sesq/internal/testkit"
+	"github.com/sesq/sesq/internal/testsupport/emulator"
+	"github.com/sesq/sesq/internal/testsupport/sestest"
+	"github.com/sesq/sesq/internal/testsupport/testkit"
 )
 
 // enqueueTokens puts n SendEmail envelopes whose subjects carry tok-I.

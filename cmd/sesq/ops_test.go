@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sesq/sesq/internal/emulator"
-	"github.com/sesq/sesq/internal/sestest"
-	"github.com/sesq/sesq/internal/testkit"
+	"github.com/sesq/sesq/internal/testsupport/emulator"
+	"github.com/sesq/sesq/internal/testsupport/sestest"
+	"github.com/sesq/sesq/internal/testsupport/testkit"
 )
 
 // scrape reads the value of each sample of /metrics, keyed by name{labels}.

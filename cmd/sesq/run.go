@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/sesq/sesq/idempotency"
 	"github.com/sesq/sesq/internal/config"
-	"github.com/sesq/sesq/internal/idempotency"
 	"github.com/sesq/sesq/internal/logbuf"
 	"github.com/sesq/sesq/internal/metrics"
 	"github.com/sesq/sesq/worker"
@@ -40,18 +40,18 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	log := cfg.Logger(logOut).With("service", "sesq", "version", versionString())
 	m := metrics.New()
 	q := newSQS(awsCfg, m.SQSMiddleware)
-	transport, closeTransport, err := newTransport(ctx, cfg, awsCfg)
+	tr, err := newTransport(ctx, cfg, awsCfg)
 	if err != nil {
 		return err
 	}
-	defer closeTransport()
+	defer tr.Close()
 	opts := worker.Options{Logger: log, Metrics: m}
 	if cfg.IdempotencyTable != "" {
 		opts.Idempotency = &idempotency.DynamoDB{
 			Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.IdempotencyTable, SentTTL: cfg.IdempotencyTTL,
 		}
 	}
-	w := worker.New(cfg, q, transport, opts)
+	w := worker.New(workerConfig(cfg), q, tr, opts)
 
 	if cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -111,4 +111,18 @@ func opsHandler(w *worker.Worker, m *metrics.Metrics) http.Handler {
 	mux.Handle("GET /healthz", probe(w.Alive, "worker loops not running"))
 	mux.Handle("GET /readyz", probe(w.Ready, "not ready: draining, or no successful receive lately"))
 	return mux
+}
+
+var _ worker.Metrics = (*metrics.Metrics)(nil)
+
+// workerConfig is the worker's part of the configuration.
+func workerConfig(c config.Config) worker.Config {
+	return worker.Config{
+		QueueURL: c.QueueURL, DLQURL: c.DLQURL,
+		Concurrency: c.Concurrency, BatchSize: c.BatchSize, WaitTime: c.WaitTime, VisibilityTimeout: c.VisibilityTimeout,
+		SendTimeout: c.SendTimeout, ShutdownTimeout: c.ShutdownTimeout,
+		MaxAttempts: c.MaxAttempts, BackoffInitial: c.BackoffInitial, BackoffMax: c.BackoffMax,
+		QuotaDelay: c.QuotaDelay, MaxDeferrals: c.MaxDeferrals,
+		LedgerKey: c.LedgerKey, AllowedIdentities: c.AllowedIdentities, SendRate: c.SendRate,
+	}
 }

@@ -1,6 +1,12 @@
 package main
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+
+	"github.com/sesq/sesq/internal/config"
+	"github.com/sesq/sesq/worker"
+)
 
 func TestMemoryLimitGrowsWithTheConcurrency(t *testing.T) {
 	for _, c := range []struct {
@@ -10,5 +16,57 @@ func TestMemoryLimitGrowsWithTheConcurrency(t *testing.T) {
 		if got := memoryLimit(c.concurrency); got != c.want {
 			t.Errorf("memoryLimit(%d) = %d MiB, want %d MiB", c.concurrency, got>>20, c.want>>20)
 		}
+	}
+}
+
+// Every worker setting comes from the configuration field of the same name,
+// and the SESQ_* defaults are the worker's.
+func TestWorkerConfigCopiesEveryField(t *testing.T) {
+	var c config.Config
+	cv := reflect.ValueOf(&c).Elem()
+	wt := reflect.TypeOf(worker.Config{})
+	for i := range wt.NumField() {
+		f := wt.Field(i)
+		cf := cv.FieldByName(f.Name)
+		if !cf.IsValid() || cf.Type() != f.Type {
+			t.Fatalf("config.Config has no field %s %s", f.Name, f.Type)
+		}
+		switch cf.Kind() {
+		case reflect.String:
+			cf.SetString("v" + f.Name)
+		case reflect.Int, reflect.Int64:
+			cf.SetInt(int64(i + 1))
+		case reflect.Float64:
+			cf.SetFloat(float64(i) + 0.5)
+		case reflect.Slice:
+			cf.Set(reflect.ValueOf([]string{f.Name}))
+		default:
+			t.Fatalf("field %s: kind %s not covered", f.Name, cf.Kind())
+		}
+	}
+	w := reflect.ValueOf(workerConfig(c))
+	for i := range wt.NumField() {
+		name := wt.Field(i).Name
+		if !reflect.DeepEqual(w.Field(i).Interface(), cv.FieldByName(name).Interface()) {
+			t.Errorf("workerConfig does not copy %s", name)
+		}
+	}
+}
+
+func TestConfigDefaultsAreTheWorkers(t *testing.T) {
+	for _, v := range config.Variables() {
+		t.Setenv(v, "")
+	}
+	t.Setenv("SESQ_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/q")
+	t.Setenv("SESQ_DLQ_URL", "https://sqs.us-east-1.amazonaws.com/1/q-dlq")
+	c, err := config.Load(config.ForRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := workerConfig(c)
+	want := worker.DefaultConfig()
+	want.QueueURL, want.DLQURL = c.QueueURL, c.DLQURL
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("defaults from SESQ_*:\n%+v\nworker.DefaultConfig:\n%+v", got, want)
 	}
 }

@@ -3,42 +3,45 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/sesq/sesq/internal/config"
-	"github.com/sesq/sesq/internal/sesmtp"
-	"github.com/sesq/sesq/worker"
+	"github.com/sesq/sesq/transport"
+	"github.com/sesq/sesq/transport/sesapi"
+	"github.com/sesq/sesq/transport/sessmtp"
+	"github.com/sesq/sesq/transport/sesv2"
 )
 
-// newTransport builds the transport SESQ_TRANSPORT names. The SMTP one needs
-// SMTP credentials now: given, or derived from static IAM keys; a problem
-// is a configuration error (exit 2).
-func newTransport(ctx context.Context, cfg config.Config, awsCfg aws.Config) (worker.Transport, func(), error) {
-	if cfg.Transport != "smtp" {
-		return worker.API{Mailers: worker.NewSESClients(awsCfg, cfg.Concurrency)}, func() {}, nil
+// transports are the SESQ_TRANSPORT values and the transport each builds:
+// adding a transport is its package and one line here.
+func transports() map[string]transport.New {
+	return map[string]transport.New{
+		"api":    sesapi.New,
+		"api-v2": sesv2.New,
+		"smtp":   sessmtp.New,
 	}
-	sc := sesmtp.Config{
-		Endpoint: cfg.SMTPEndpoint, Port: cfg.SMTPPort, TLS: cfg.SMTPTLS,
-		Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
-		MaxConns: cfg.Concurrency, CommandTimeout: cfg.SendTimeout,
-	}
-	if sc.Username == "" {
-		if awsCfg.Credentials == nil {
-			return nil, nil, &usageError{"SESQ_SMTP_USERNAME: no SMTP credentials and no AWS credentials to derive them from"}
+}
+
+// newTransport builds the transport SESQ_TRANSPORT names; the transport
+// reads and checks settings of its own. A problem is a configuration
+// error (exit 2).
+func newTransport(ctx context.Context, cfg config.Config, awsCfg aws.Config) (transport.Transport, error) {
+	all := transports()
+	build, ok := all[cfg.Transport]
+	if !ok {
+		names := make([]string, 0, len(all))
+		for n := range all {
+			names = append(names, n)
 		}
-		creds, err := awsCfg.Credentials.Retrieve(ctx)
-		switch {
-		case err != nil:
-			return nil, nil, &usageError{fmt.Sprintf("SESQ_SMTP_USERNAME: not set, and no AWS credentials to derive an SMTP password from: %v", err)}
-		case creds.SessionToken != "":
-			return nil, nil, &usageError{"SESQ_SMTP_USERNAME: not set, and the AWS credentials are temporary (a role or session): SES derives SMTP passwords only from an IAM user's static keys; set SESQ_SMTP_USERNAME and SESQ_SMTP_PASSWORD"}
-		}
-		sc.AccessKeyID, sc.SecretAccessKey = creds.AccessKeyID, creds.SecretAccessKey
+		slices.Sort(names)
+		return nil, &usageError{fmt.Sprintf("SESQ_TRANSPORT: must be %s, got %q", strings.Join(names, ", "), cfg.Transport)}
 	}
-	t, err := sesmtp.New(sc)
+	t, err := build(ctx, transport.Setup{AWS: awsCfg, MaxConns: cfg.Concurrency, SendTimeout: cfg.SendTimeout})
 	if err != nil {
-		return nil, nil, &usageError{"SESQ_SMTP: " + err.Error()}
+		return nil, &usageError{fmt.Sprintf("SESQ_TRANSPORT=%s: %v", cfg.Transport, err)}
 	}
-	return t, t.Close, nil
+	return t, nil
 }

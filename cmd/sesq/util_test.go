@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/sesq/sesq/internal/sestest"
+	"github.com/sesq/sesq/internal/testsupport/sestest"
 )
 
 type sqstypesName = types.QueueAttributeName

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -46,12 +45,7 @@ type Config struct {
 	SendRate          float64       `envconfig:"SEND_RATE"`                             // SES send rate quota per region; 0: GetSendQuota's MaxSendRate
 	IdempotencyTable  string        `envconfig:"IDEMPOTENCY_TABLE"`                     // DynamoDB table shared by the fleet; empty: in memory
 	IdempotencyTTL    time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h"`         // how long a sent envelope id is remembered
-	Transport         string        `envconfig:"TRANSPORT" default:"api"`               // api or smtp
-	SMTPPort          int           `envconfig:"SMTP_PORT" default:"587"`               // 587, 2587 (STARTTLS), 465, 2465 (TLS)
-	SMTPEndpoint      string        `envconfig:"SMTP_ENDPOINT"`                         // HOST:PORT, {region} allowed; empty: email-smtp.REGION.amazonaws.com
-	SMTPTLS           string        `envconfig:"SMTP_TLS"`                              // starttls, tls or none (loopback only); empty: by port
-	SMTPUsername      string        `envconfig:"SMTP_USERNAME"`                         // with SMTP_PASSWORD; empty: derived from static IAM credentials
-	SMTPPassword      string        `envconfig:"SMTP_PASSWORD"`
+	Transport         string        `envconfig:"TRANSPORT" default:"api"`               // api, api-v2 or smtp; each reads settings of its own (SESQ_SMTP_*)
 }
 
 // Purpose says which command the configuration is for: each needs a
@@ -185,33 +179,6 @@ func (c Config) Validate(purpose Purpose) error {
 	if c.SendRate < 0 {
 		bad("SEND_RATE", "must not be negative, got %v", c.SendRate)
 	}
-	switch c.Transport {
-	case "api":
-	case "smtp":
-		if c.SMTPEndpoint == "" && !slices.Contains([]int{587, 2587, 465, 2465}, c.SMTPPort) {
-			bad("SMTP_PORT", "must be 587 or 2587 (STARTTLS), 465 or 2465 (TLS), got %d", c.SMTPPort)
-		}
-		if c.SMTPEndpoint != "" {
-			host, _, err := net.SplitHostPort(strings.ReplaceAll(c.SMTPEndpoint, "{region}", "us-east-1"))
-			if err != nil || host == "" {
-				bad("SMTP_ENDPOINT", "must be HOST:PORT ({region} allowed), got %q", c.SMTPEndpoint)
-			} else if c.SMTPTLS == "none" && !isLoopback(host) {
-				bad("SMTP_TLS", "none is only for servers on loopback, not %s", host)
-			}
-		} else if c.SMTPTLS == "none" {
-			bad("SMTP_TLS", "none is only for servers on loopback (set SESQ_SMTP_ENDPOINT)")
-		}
-		switch c.SMTPTLS {
-		case "", "starttls", "tls", "none":
-		default:
-			bad("SMTP_TLS", "must be starttls, tls or none, got %q", c.SMTPTLS)
-		}
-		if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
-			bad("SMTP_PASSWORD", "set SESQ_SMTP_USERNAME and SESQ_SMTP_PASSWORD together")
-		}
-	default:
-		bad("TRANSPORT", "must be api or smtp, got %q", c.Transport)
-	}
 	if purpose == ForQueues && c.MaxReceiveCount <= c.MaxAttempts {
 		bad("QUEUES_MAX_RECEIVE_COUNT", "must exceed SESQ_MAX_ATTEMPTS (%d), got %d: the worker's own routing comes first", c.MaxAttempts, c.MaxReceiveCount)
 	}
@@ -254,14 +221,6 @@ func (c Config) Logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // ValidPattern checks one SESQ_ALLOWED_IDENTITIES pattern.

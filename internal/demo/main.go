@@ -2,9 +2,11 @@
 // aws-ses-v2-local), creates queues with `sesq queues create`, runs `sesq run`,
 // enqueues the SES guide's examples and one envelope that must be
 // dead-lettered with `sesq enqueue`, shows where each one landed and stops
-// everything.
+// everything. With -transport api-v2 (`make demo-v2`) the worker sends with
+// the SES v2 API, and a templated envelope and one with an SES tenant come
+// too.
 //
-//	go run ./internal/demo -sesq bin/sesq
+//	go run ./internal/demo -sesq bin/sesq [-transport api-v2]
 package main
 
 import (
@@ -23,11 +25,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/sesq/sesq/deadletter"
-	"github.com/sesq/sesq/internal/emulator"
-	"github.com/sesq/sesq/internal/testkit"
+	"github.com/sesq/sesq/internal/awsclient"
+	"github.com/sesq/sesq/internal/testsupport/emulator"
 )
 
 const identity = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
@@ -36,8 +39,13 @@ func main() {
 	bin := flag.String("sesq", "bin/sesq", "the sesq binary")
 	keep := flag.Bool("keep", false, "keep the stack running until Ctrl-C, with its settings in .demo.env")
 	httpAddr := flag.String("http", "127.0.0.1:9090", "the worker's SESQ_HTTP_ADDR")
+	tr := flag.String("transport", "api", "SESQ_TRANSPORT: api (SES v1 API) or api-v2 (SES v2 API)")
 	flag.Parse()
-	if err := run(*bin, *keep, *httpAddr); err != nil {
+	if *tr != "api" && *tr != "api-v2" {
+		fmt.Fprintln(os.Stderr, "demo: -transport must be api or api-v2")
+		os.Exit(2)
+	}
+	if err := run(*bin, *keep, *httpAddr, *tr); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -45,7 +53,7 @@ func main() {
 
 func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
 
-func run(bin string, keep bool, httpAddr string) error {
+func run(bin string, keep bool, httpAddr, transport string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	dir, err := emulator.Dir()
@@ -68,7 +76,15 @@ func run(bin string, keep bool, httpAddr string) error {
 
 	stackEnv := []string{
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL_SQS=" + fauxqs.URL, "AWS_ENDPOINT_URL_SES=" + sesLocal.URL,
+		"AWS_ENDPOINT_URL_SQS=" + fauxqs.URL, "AWS_ENDPOINT_URL_SES=" + sesLocal.URL, "AWS_ENDPOINT_URL_SESV2=" + sesLocal.URL,
+		"SESQ_TRANSPORT=" + transport,
+	}
+	v2 := transport == "api-v2"
+	if v2 {
+		step("creating the SES template demo-receipt (SES v2 CreateEmailTemplate on aws-ses-v2-local)")
+		if err := createTemplate(sesLocal.URL); err != nil {
+			return err
+		}
 	}
 	env := append(os.Environ(), stackEnv...)
 
@@ -88,7 +104,7 @@ func run(bin string, keep bool, httpAddr string) error {
 	// aws-ses-v2-local has no GetSendQuota: give the rate (the SES sandbox's 14/s).
 	env = append(env, "SESQ_WAIT_TIME=2s", "SESQ_SEND_RATE=14", "SESQ_ALLOWED_IDENTITIES=arn:aws:ses:*:123456789012:identity/example.com", "SESQ_HTTP_ADDR="+httpAddr)
 
-	step("sesq run   (SESQ_ALLOWED_IDENTITIES=arn:aws:ses:*:123456789012:identity/example.com; logs in JSON below)")
+	step("sesq run   (SESQ_TRANSPORT=%s, SESQ_ALLOWED_IDENTITIES=arn:aws:ses:*:123456789012:identity/example.com; logs in JSON below)", transport)
 	worker := sesqCmd(bin, env, "", "run")
 	worker.Stdout, worker.Stderr = os.Stdout, os.Stdout
 	if err := worker.Start(); err != nil {
@@ -104,7 +120,7 @@ func run(bin string, keep bool, httpAddr string) error {
 		}
 	}()
 
-	envelopes := demoEnvelopes()
+	envelopes := demoEnvelopes(v2)
 	var lines []string
 	for _, e := range envelopes {
 		lines = append(lines, e.body)
@@ -119,7 +135,11 @@ func run(bin string, keep bool, httpAddr string) error {
 		return fmt.Errorf("enqueue: %w", err)
 	}
 
-	client := testkit.NewSQS(fauxqs.URL)
+	client := sqs.New(sqs.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(fauxqs.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("demo", "demo", ""),
+		HTTPClient:  awsclient.HTTPClient(0),
+	})
 	store := func() []storedMail { return readStore(sesLocal.URL) }
 	deadline := time.Now().Add(30 * time.Second)
 	var dead []deadLetter
@@ -185,7 +205,7 @@ func run(bin string, keep bool, httpAddr string) error {
 
 type demoEnvelope struct{ id, what, subject, body string }
 
-func demoEnvelopes() []demoEnvelope {
+func demoEnvelopes(v2 bool) []demoEnvelope {
 	rawWithHeaders := "X-SES-SOURCE-ARN: " + identity + "\r\nX-SES-FROM-ARN: " + identity + "\r\nX-SES-RETURN-PATH-ARN: " + identity + "\r\n" +
 		"From: sender@example.com\r\nTo: recipient@example.com\r\nReturn-Path: feedback@example.com\r\nSubject: subject\r\n" +
 		"Content-Type: multipart/alternative; boundary=\"----=_boundary\"\r\n\r\n" +
@@ -207,7 +227,7 @@ func demoEnvelopes() []demoEnvelope {
 			},
 		}
 	}
-	return []demoEnvelope{
+	all := []demoEnvelope{
 		{id: "guide-raw-xheaders", what: "SendRawEmail, ARNs in X-SES-*-ARN headers (the SES guide's example)", subject: "subject",
 			body: mk(map[string]any{"version": 1, "id": "guide-raw-xheaders", "action": "SendRawEmail", "raw": base64.StdEncoding.EncodeToString([]byte(rawWithHeaders))})},
 		{id: "guide-sendemail", what: "SendEmail with SourceArn and ReturnPathArn (the SES guide's example)", subject: "Amazon SES Test",
@@ -218,6 +238,33 @@ func demoEnvelopes() []demoEnvelope {
 		{id: "not-allowed-identity", what: "SendEmail for an identity outside SESQ_ALLOWED_IDENTITIES: must be dead-lettered", subject: "Should never be sent",
 			body: mk(sendEmail("not-allowed-identity", "arn:aws:ses:eu-west-1:999999999999:identity/other.example", "Should never be sent"))},
 	}
+	if !v2 {
+		return all
+	}
+	tenant := sendEmail("v2-tenant", identity, "Sent under the SES tenant customer-42")
+	tenant["tenantName"] = "customer-42"
+	return append(all,
+		demoEnvelope{id: "v2-templated", what: "SendTemplatedEmail with SourceArn (the template demo-receipt)", subject: "Your receipt 42",
+			body: mk(map[string]any{"version": 1, "id": "v2-templated", "action": "SendTemplatedEmail", "sourceArn": identity, "returnPathArn": identity,
+				"source": "sender@example.com", "destination": map[string]any{"to": []string{"recipient@example.com"}},
+				"template": "demo-receipt", "templateData": `{"order":"42"}`})},
+		demoEnvelope{id: "v2-tenant", what: "SendEmail under the SES tenant customer-42 (tenantName: SES v2 only)", subject: "Sent under the SES tenant customer-42",
+			body: mk(tenant)},
+	)
+}
+
+// createTemplate creates the demo's SES template in aws-ses-v2-local.
+func createTemplate(url string) error {
+	body := `{"TemplateName":"demo-receipt","TemplateContent":{"Subject":"Your receipt {{order}}","Html":"<p>Order {{order}} is paid.</p>","Text":"Order {{order}} is paid."}}`
+	resp, err := http.Post(url+"/v2/email/templates", "application/json", strings.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("create the template: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("create the template: %s", resp.Status)
+	}
+	return nil
 }
 
 func sesqCmd(bin string, env []string, stdin string, args ...string) *exec.Cmd {

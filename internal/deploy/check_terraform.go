@@ -22,6 +22,7 @@ var wantTaskPermissions = []string{
 	"ses:SendRawEmail on var.identity_arns",
 	"ses:SendTemplatedEmail on var.identity_arns",
 	"ses:GetSendQuota on *", // account-level: no resource-level permissions
+	"ses:GetAccount on *",   // the same, for the v2 API
 	"dynamodb:PutItem on aws_dynamodb_table.idempotency.arn",
 	"dynamodb:GetItem on aws_dynamodb_table.idempotency.arn",
 	"dynamodb:UpdateItem on aws_dynamodb_table.idempotency.arn",
@@ -105,11 +106,11 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 			}
 			res := attr(st, "resources")
 			if lits, ok := literalStrings(res); ok && len(lits) > 0 {
-				if !slices.Equal(lits, []string{"*"}) || !slices.Equal(actions, []string{"ses:GetSendQuota"}) {
-					bad("a task policy statement names literal resources %q for %q (only ses:GetSendQuota may have *)", lits, actions)
+				if !slices.Equal(lits, []string{"*"}) || !slices.Equal(actions, []string{"ses:GetSendQuota", "ses:GetAccount"}) {
+					bad("a task policy statement names literal resources %q for %q (only ses:GetSendQuota and ses:GetAccount may have *)", lits, actions)
 					continue
 				}
-				got = append(got, "ses:GetSendQuota on *")
+				got = append(got, "ses:GetSendQuota on *", "ses:GetAccount on *")
 				continue
 			}
 			rs := refs(res)
@@ -168,7 +169,7 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 			bad("the container does not get %s", v)
 		}
 	}
-	for _, v := range []string{"SESQ_SMTP_USERNAME", "SESQ_SMTP_PASSWORD", "SESQ_LEDGER_KEY"} {
+	for _, v := range []string{"SESQ_SMTP_USERNAME", "SESQ_SMTP_PASSWORD", "SESQ_SMTP_CREDENTIALS", "SESQ_LEDGER_KEY"} {
 		if _, ok := env[v]; ok {
 			bad("%s is a plain variable; it belongs in the container's secrets", v)
 		}

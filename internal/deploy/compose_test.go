@@ -10,7 +10,7 @@ import (
 )
 
 func checkCompose(src string) []string {
-	return CheckCompose(src, config.Variables(), config.RequiredForRun())
+	return CheckCompose(src, variables(), config.RequiredForRun())
 }
 
 func TestComposeFile(t *testing.T) {

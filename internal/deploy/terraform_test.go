@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sesq/sesq/internal/config"
+	"github.com/sesq/sesq/transport/sessmtp"
 )
 
 func moduleFiles(t *testing.T) map[string]string {
@@ -17,8 +18,22 @@ func moduleFiles(t *testing.T) map[string]string {
 	return files
 }
 
+// variables are every SESQ_ variable sesq reads: its own and its
+// transports' (SESQ_SMTP_*).
+func variables() []string {
+	return append(config.Variables(), sessmtp.Variables()...)
+}
+
+// notInTheModule: variables a worker deployment of the module has no use
+// for. The SMTP credentials come as one secret, SESQ_SMTP_CREDENTIALS (per
+// region); the single pair is for one-region setups outside the module; a
+// CA file is for private servers.
+func notInTheModule() []string {
+	return append(config.OnlyForQueuesCreate(), "SESQ_SMTP_USERNAME", "SESQ_SMTP_PASSWORD", "SESQ_SMTP_CA_FILE")
+}
+
 func checkModule(files map[string]string) []string {
-	return CheckModule(files, config.Variables(), config.RequiredForRun(), config.OnlyForQueuesCreate())
+	return CheckModule(files, variables(), config.RequiredForRun(), notInTheModule())
 }
 
 func TestTerraformModuleWiring(t *testing.T) {
@@ -36,7 +51,7 @@ func TestTerraformCheckRefusesBrokenModules(t *testing.T) {
 		{"maxReceiveCount below attempts", "variables.tf", "default     = 20\n}\n\nvariable \"backoff_initial\"", "default     = 5\n}\n\nvariable \"backoff_initial\"", "must exceed the default max_attempts"},
 		{"no precondition", "main.tf", "condition     = var.max_receive_count > var.max_attempts", "condition     = true", "no precondition"},
 		{"no SSE", "main.tf", "  name                      = \"${var.name}-dlq\"\n  message_retention_seconds = 14 * 24 * 3600\n  sqs_managed_sse_enabled   = true", "  name                      = \"${var.name}-dlq\"\n  message_retention_seconds = 14 * 24 * 3600\n  sqs_managed_sse_enabled   = false", "no server-side encryption"},
-		{"wildcard SQS resource", "main.tf", "resources = [aws_sqs_queue.dlq.arn]\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "resources = [\"*\"]\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "only ses:GetSendQuota may have *"},
+		{"wildcard SQS resource", "main.tf", "resources = [aws_sqs_queue.dlq.arn]\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "resources = [\"*\"]\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "only ses:GetSendQuota and ses:GetAccount may have *"},
 		{"extra action", "main.tf", `"sqs:ReceiveMessage", "sqs:DeleteMessage"`, `"sqs:ReceiveMessage", "sqs:PurgeQueue", "sqs:DeleteMessage"`, "sqs:PurgeQueue on aws_sqs_queue.source.arn"},
 		{"missing action", "main.tf", `["ses:SendEmail", "ses:SendRawEmail", "ses:SendTemplatedEmail"]
     resources = var.identity_arns`, `["ses:SendEmail", "ses:SendRawEmail"]

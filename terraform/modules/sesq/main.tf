@@ -36,10 +36,10 @@ locals {
   }
 
   # SMTP credentials and the ledger key come from Secrets Manager, never as
-  # plain variables.
+  # plain variables. The SMTP secret is the whole JSON map of region to
+  # credentials (SES SMTP passwords are per region).
   secrets = concat(var.smtp_credentials_secret_arn == "" ? [] : [
-    { name = "SESQ_SMTP_USERNAME", valueFrom = "${var.smtp_credentials_secret_arn}:username::" },
-    { name = "SESQ_SMTP_PASSWORD", valueFrom = "${var.smtp_credentials_secret_arn}:password::" },
+    { name = "SESQ_SMTP_CREDENTIALS", valueFrom = var.smtp_credentials_secret_arn },
     ], var.ledger_key_secret_arn == "" ? [] : [
     { name = "SESQ_LEDGER_KEY", valueFrom = var.ledger_key_secret_arn },
   ])
@@ -147,11 +147,12 @@ data "aws_iam_policy_document" "task" {
     actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
     resources = [aws_dynamodb_table.idempotency.arn]
   }
-  # The send-rate limiter starts from the account's quota per region;
-  # GetSendQuota has no resource-level permissions.
+  # The send-rate limiter starts from the account's quota per region
+  # (GetSendQuota for the v1 API, GetAccount for v2); neither has
+  # resource-level permissions.
   statement {
     sid       = "ReadSendQuota"
-    actions   = ["ses:GetSendQuota"]
+    actions   = ["ses:GetSendQuota", "ses:GetAccount"]
     resources = ["*"]
   }
 }

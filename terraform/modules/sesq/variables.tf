@@ -185,12 +185,12 @@ variable "oldest_message_alarm_seconds" {
 # Transport.
 
 variable "transport" {
-  description = "SESQ_TRANSPORT: api (SES API) or smtp (SES SMTP interface)."
+  description = "SESQ_TRANSPORT: api (SES v1 API), api-v2 (SES v2 API: tenants, 40 MB raw messages) or smtp (SES SMTP interface)."
   type        = string
   default     = "api"
   validation {
-    condition     = contains(["api", "smtp"], var.transport)
-    error_message = "transport must be api or smtp."
+    condition     = contains(["api", "api-v2", "smtp"], var.transport)
+    error_message = "transport must be api, api-v2 or smtp."
   }
 }
 
@@ -213,7 +213,7 @@ variable "smtp_tls" {
 }
 
 variable "smtp_credentials_secret_arn" {
-  description = "With transport smtp: a Secrets Manager secret holding {\"username\": ..., \"password\": ...} SES SMTP credentials, handed to the container as SESQ_SMTP_USERNAME and SESQ_SMTP_PASSWORD. Fargate tasks have temporary role credentials, from which no SMTP password can be derived."
+  description = "With transport smtp: a Secrets Manager secret whose value is a JSON object mapping each region to its SES SMTP credentials, {\"us-east-1\": {\"username\": ..., \"password\": ...}, \"eu-west-1\": {...}}, handed to the container as SESQ_SMTP_CREDENTIALS (SES SMTP passwords are per region). Fargate tasks have temporary role credentials, from which no SMTP password can be derived."
   type        = string
   default     = ""
 }

@@ -1,7 +1,0 @@
-package sesmtp_test
-
-import "context"
-
-func contextWithCancel() (context.Context, context.CancelFunc) {
-	return context.WithCancel(context.Background())
-}
