@@ -12,7 +12,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -20,20 +19,21 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sesv2types "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/awsclient"
 	"github.com/sesq/sesq/internal/testsupport/emulator"
 )
-
-const identity = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
 
 func main() {
 	bin := flag.String("sesq", "bin/sesq", "the sesq binary")
@@ -82,7 +82,7 @@ func run(bin string, keep bool, httpAddr, transport string) error {
 	v2 := transport == "api-v2"
 	if v2 {
 		step("creating the SES template demo-receipt (SES v2 CreateEmailTemplate on aws-ses-v2-local)")
-		if err := createTemplate(sesLocal.URL); err != nil {
+		if err := createTemplate(ctx, sesLocal.URL); err != nil {
 			return err
 		}
 	}
@@ -120,7 +120,10 @@ func run(bin string, keep bool, httpAddr, transport string) error {
 		}
 	}()
 
-	envelopes := demoEnvelopes(v2)
+	envelopes, err := demoEnvelopes(filepath.Dir(dir), v2)
+	if err != nil {
+		return err
+	}
 	var lines []string
 	for _, e := range envelopes {
 		lines = append(lines, e.body)
@@ -205,64 +208,54 @@ func run(bin string, keep bool, httpAddr, transport string) error {
 
 type demoEnvelope struct{ id, what, subject, body string }
 
-func demoEnvelopes(v2 bool) []demoEnvelope {
-	rawWithHeaders := "X-SES-SOURCE-ARN: " + identity + "\r\nX-SES-FROM-ARN: " + identity + "\r\nX-SES-RETURN-PATH-ARN: " + identity + "\r\n" +
-		"From: sender@example.com\r\nTo: recipient@example.com\r\nReturn-Path: feedback@example.com\r\nSubject: subject\r\n" +
-		"Content-Type: multipart/alternative; boundary=\"----=_boundary\"\r\n\r\n" +
-		"------=_boundary\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\nbody\r\n" +
-		"------=_boundary\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\nbody\r\n------=_boundary--\r\n"
-	rawPlain := "From: sender@example.com\r\nTo: recipient@example.com\r\nSubject: Raw message with ARN parameters\r\n\r\nThe ARNs travel as SourceArn, FromArn and ReturnPathArn.\r\n"
-	mk := func(m map[string]any) string {
-		b, _ := json.Marshal(m)
-		return string(b)
+// demoEnvelopes reads the demo's envelopes from envelope/testdata/examples
+// (where the envelope tests and the schema check read them too), one JSON
+// line each.
+func demoEnvelopes(root string, v2 bool) ([]demoEnvelope, error) {
+	list := []demoEnvelope{
+		{id: "guide-raw-xheaders", what: "SendRawEmail, ARNs in X-SES-*-ARN headers (the SES guide's example)", subject: "subject"},
+		{id: "guide-sendemail", what: "SendEmail with SourceArn and ReturnPathArn (the SES guide's example)", subject: "Amazon SES Test"},
+		{id: "raw-arn-parameters", what: "SendRawEmail with SourceArn, FromArn, ReturnPathArn parameters", subject: "Raw message with ARN parameters"},
+		{id: "not-allowed-identity", what: "SendEmail for an identity outside SESQ_ALLOWED_IDENTITIES: must be dead-lettered", subject: "Should never be sent"},
 	}
-	sendEmail := func(id, ident, subject string) map[string]any {
-		return map[string]any{
-			"version": 1, "id": id, "action": "SendEmail", "sourceArn": ident, "returnPathArn": ident,
-			"source": "sender@example.com", "returnPath": "feedback@example.com",
-			"destination": map[string]any{"to": []string{"recipient@example.com"}},
-			"message": map[string]any{
-				"subject": map[string]any{"data": subject, "charset": "UTF-8"},
-				"body":    map[string]any{"html": map[string]any{"data": "This email was sent with Amazon SES.", "charset": "UTF-8"}},
-			},
+	if v2 {
+		list = append(list,
+			demoEnvelope{id: "v2-templated", what: "SendTemplatedEmail with SourceArn (the template demo-receipt)", subject: "Your receipt 42"},
+			demoEnvelope{id: "v2-tenant", what: "SendEmail under the SES tenant customer-42 (tenantName: SES v2 only)", subject: "Sent under the SES tenant customer-42"},
+		)
+	}
+	for i, e := range list {
+		b, err := os.ReadFile(filepath.Join(root, "envelope", "testdata", "examples", e.id+".json"))
+		if err != nil {
+			return nil, err
 		}
+		var line bytes.Buffer
+		if err := json.Compact(&line, b); err != nil {
+			return nil, fmt.Errorf("%s: %w", e.id, err)
+		}
+		list[i].body = line.String()
 	}
-	all := []demoEnvelope{
-		{id: "guide-raw-xheaders", what: "SendRawEmail, ARNs in X-SES-*-ARN headers (the SES guide's example)", subject: "subject",
-			body: mk(map[string]any{"version": 1, "id": "guide-raw-xheaders", "action": "SendRawEmail", "raw": base64.StdEncoding.EncodeToString([]byte(rawWithHeaders))})},
-		{id: "guide-sendemail", what: "SendEmail with SourceArn and ReturnPathArn (the SES guide's example)", subject: "Amazon SES Test",
-			body: mk(sendEmail("guide-sendemail", identity, "Amazon SES Test"))},
-		{id: "raw-arn-parameters", what: "SendRawEmail with SourceArn, FromArn, ReturnPathArn parameters", subject: "Raw message with ARN parameters",
-			body: mk(map[string]any{"version": 1, "id": "raw-arn-parameters", "action": "SendRawEmail", "sourceArn": identity, "fromArn": identity, "returnPathArn": identity,
-				"raw": base64.StdEncoding.EncodeToString([]byte(rawPlain))})},
-		{id: "not-allowed-identity", what: "SendEmail for an identity outside SESQ_ALLOWED_IDENTITIES: must be dead-lettered", subject: "Should never be sent",
-			body: mk(sendEmail("not-allowed-identity", "arn:aws:ses:eu-west-1:999999999999:identity/other.example", "Should never be sent"))},
-	}
-	if !v2 {
-		return all
-	}
-	tenant := sendEmail("v2-tenant", identity, "Sent under the SES tenant customer-42")
-	tenant["tenantName"] = "customer-42"
-	return append(all,
-		demoEnvelope{id: "v2-templated", what: "SendTemplatedEmail with SourceArn (the template demo-receipt)", subject: "Your receipt 42",
-			body: mk(map[string]any{"version": 1, "id": "v2-templated", "action": "SendTemplatedEmail", "sourceArn": identity, "returnPathArn": identity,
-				"source": "sender@example.com", "destination": map[string]any{"to": []string{"recipient@example.com"}},
-				"template": "demo-receipt", "templateData": `{"order":"42"}`})},
-		demoEnvelope{id: "v2-tenant", what: "SendEmail under the SES tenant customer-42 (tenantName: SES v2 only)", subject: "Sent under the SES tenant customer-42",
-			body: mk(tenant)},
-	)
+	return list, nil
 }
 
-// createTemplate creates the demo's SES template in aws-ses-v2-local.
-func createTemplate(url string) error {
-	body := `{"TemplateName":"demo-receipt","TemplateContent":{"Subject":"Your receipt {{order}}","Html":"<p>Order {{order}} is paid.</p>","Text":"Order {{order}} is paid."}}`
-	resp, err := http.Post(url+"/v2/email/templates", "application/json", strings.NewReader(body))
+// createTemplate creates the demo's SES template in aws-ses-v2-local, with
+// the SDK, as an identity owner's tooling would.
+func createTemplate(ctx context.Context, url string) error {
+	c := sesv2.New(sesv2.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("demo", "demo", ""),
+		HTTPClient:  awsclient.HTTPClient(0),
+	})
+	_, err := c.CreateEmailTemplate(ctx, &sesv2.CreateEmailTemplateInput{
+		TemplateName: aws.String("demo-receipt"),
+		TemplateContent: &sesv2types.EmailTemplateContent{
+			Subject: aws.String("Your receipt {{order}}"),
+			Html:    aws.String("<p>Order {{order}} is paid.</p>"),
+			Text:    aws.String("Order {{order}} is paid."),
+		},
+	})
 	if err != nil {
 		return fmt.Errorf("create the template: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("create the template: %s", resp.Status)
 	}
 	return nil
 }
