@@ -3,6 +3,8 @@ package envelope
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"mime"
 	"net/mail"
 	"strings"
 )
@@ -267,6 +269,15 @@ func (e *Envelope) validateARNs() error {
 	return nil
 }
 
+// addressParser parses addresses whatever the charset of an encoded-word
+// display name (net/mail alone refuses all but UTF-8, ISO-8859-1 and
+// US-ASCII; SES takes any): validation needs the address, not the name.
+func addressParser() *mail.AddressParser {
+	return &mail.AddressParser{WordDecoder: &mime.WordDecoder{
+		CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil },
+	}}
+}
+
 // validateAddress checks one email address as SES takes it: ASCII (non-ASCII
 // display names as MIME encoded-words, domains in punycode), no line breaks,
 // a local part of at most 64 octets. withName allows "Name <addr>".
@@ -279,7 +290,7 @@ func validateAddress(field, s string, withName bool) error {
 			return invalid(field, "address must be ASCII without control characters (encode display names as MIME encoded-words and domains as punycode)")
 		}
 	}
-	a, err := mail.ParseAddress(s)
+	a, err := addressParser().Parse(s)
 	if err != nil {
 		return invalid(field, "not an email address")
 	}

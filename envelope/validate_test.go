@@ -102,6 +102,8 @@ func TestParse(t *testing.T) {
 		{name: "aws-cn", body: env(map[string]any{"sourceArn": "arn:aws-cn:ses:cn-north-1:123456789012:identity/example.cn", "returnPathArn": nil}), wantRegion: "cn-north-1"},
 		{name: "aws-us-gov", body: env(map[string]any{"sourceArn": "arn:aws-us-gov:ses:us-gov-west-1:123456789012:identity/example.gov", "returnPathArn": nil}), wantRegion: "us-gov-west-1"},
 		{name: "display name source", body: env(map[string]any{"source": "Example Shop <sender@example.com>"}), wantRegion: "us-east-1"},
+		{name: "display name in windows-1252 (net/mail cannot decode it; SES takes it)", body: env(map[string]any{"source": "=?windows-1252?Q?M=FCller?= <sender@example.com>"}), wantRegion: "us-east-1"},
+		{name: "display name in ISO-2022-JP", body: env(map[string]any{"source": "=?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?= <sender@example.com>"}), wantRegion: "us-east-1"},
 		{name: "tags and configuration set", body: env(map[string]any{"configurationSetName": "transactional-1", "tags": []map[string]string{{"name": "campaign", "value": "receipt_2026"}}}), wantRegion: "us-east-1"},
 		{name: "notAfter", body: env(map[string]any{"notAfter": "2030-01-01T00:00:00Z"}), wantRegion: "us-east-1"},
 		{name: "tenantName", body: env(map[string]any{"tenantName": "customer-42_eu"}), wantRegion: "us-east-1"},

@@ -19,7 +19,7 @@ import (
 
 	"github.com/sesq/sesq/idempotency"
 	"github.com/sesq/sesq/internal/awsclient"
-	"github.com/sesq/sesq/internal/testsupport/emulator"
+	"github.com/sesq/sesq/internal/emulator"
 )
 
 var dynamoURL string

@@ -136,17 +136,51 @@ func IsTLSVerification(err error) bool {
 }
 
 // Redact replaces every word that looks like an email address (it has an
-// @ inside) with "[address]": SES's error messages name the addresses they
-// refuse, and no address may reach a log, a metric or a dead letter.
+// @ inside) with "[address]", and the display name before an address in
+// angle brackets: a quoted name, else up to four words without digits
+// since the last that ends in ':', ',' or ';' (a reply code such as 5.1.1
+// stops it; a lowercase word before a bare <address> may go too). SES's
+// error messages name the addresses they refuse, and no address or name
+// may reach a log, a metric or a dead letter.
 func Redact(s string) string {
 	if strings.IndexByte(s, '@') < 0 {
 		return s
 	}
 	words := strings.Fields(s)
-	for i, wd := range words {
-		if at := strings.IndexByte(wd, '@'); at > 0 && at < len(wd)-1 {
-			words[i] = "[address]"
+	out := make([]string, 0, len(words))
+	for _, wd := range words {
+		at := strings.IndexByte(wd, '@')
+		if at <= 0 || at == len(wd)-1 {
+			out = append(out, wd)
+			continue
 		}
+		if strings.HasPrefix(wd, "<") {
+			out = dropName(out)
+		}
+		out = append(out, "[address]")
 	}
-	return strings.Join(words, " ")
+	return strings.Join(out, " ")
+}
+
+// dropName removes the display name at the end of words: a quoted one, or
+// the words since the last that ends a clause.
+func dropName(words []string) []string {
+	n := len(words)
+	if n > 0 && strings.HasSuffix(words[n-1], `"`) {
+		for i := n - 1; i >= 0; i-- {
+			if strings.HasPrefix(words[i], `"`) && (i < n-1 || len(words[i]) > 1) {
+				return words[:i]
+			}
+		}
+		return words[:n]
+	}
+	i := n
+	for i > 0 && n-i < 4 {
+		w := words[i-1]
+		if w == "[address]" || strings.HasSuffix(w, ":") || strings.HasSuffix(w, ",") || strings.HasSuffix(w, ";") || strings.ContainsAny(w, "0123456789") {
+			break
+		}
+		i--
+	}
+	return words[:i]
 }

@@ -80,10 +80,14 @@ func (timeoutErr) Temporary() bool { return true }
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"no address here":                        "no address here",
-		"failed the check: sender@example.com":   "failed the check: [address]",
-		"rcpt <a.b+c@example.net>: refused":      "rcpt [address] refused",
-		"identity/example.com and user@ and @at": "identity/example.com and user@ and @at",
+		"no address here":                                                             "no address here",
+		"failed the check: sender@example.com":                                        "failed the check: [address]",
+		"rcpt <a.b+c@example.net>: refused":                                           "[address] refused",
+		"identity/example.com and user@ and @at":                                      "identity/example.com and user@ and @at",
+		"failed the check in region US-EAST-1: Named Person <np@example.com>":         "failed the check in region US-EAST-1: [address]",
+		`refused: "Person, Named" <np@example.com>, Other <o@example.com>; try again`: "refused: [address] [address] try again",
+		"recipients a@example.com, Ana Lima <a@example.net> refused":                  "recipients [address] [address] refused",
+		"550 5.1.1 <a@example.net>: Recipient address rejected":                       "550 5.1.1 [address] Recipient address rejected",
 	} {
 		if got := transport.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

@@ -1,6 +1,11 @@
 package worker
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Config is the worker's settings, each used as given: start from
 // DefaultConfig. `sesq run` fills it from SESQ_* variables (the defaults
@@ -44,4 +49,54 @@ func DefaultConfig() Config {
 		MaxAttempts: 8, BackoffInitial: 200 * time.Millisecond, BackoffMax: 30 * time.Second,
 		QuotaDelay: 15 * time.Minute, MaxDeferrals: 96,
 	}
+}
+
+// Validate reports every setting the worker cannot run with, at once.
+// (`sesq run` checks the SESQ_* variables first, naming them.)
+func (c Config) Validate() error {
+	var probs []string
+	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
+	switch {
+	case c.QueueURL == "" || c.DLQURL == "":
+		bad("QueueURL and DLQURL are required")
+	case c.QueueURL == c.DLQURL:
+		bad("DLQURL must differ from QueueURL")
+	}
+	if c.Concurrency < 1 {
+		bad("Concurrency must be at least 1, got %d", c.Concurrency)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 10 {
+		bad("BatchSize must be 1 to 10, got %d", c.BatchSize)
+	}
+	if c.WaitTime < 0 || c.WaitTime > 20*time.Second {
+		bad("WaitTime must be 0 to 20s, got %s", c.WaitTime)
+	}
+	if c.VisibilityTimeout < 2*time.Second || c.VisibilityTimeout > 12*time.Hour {
+		bad("VisibilityTimeout must be 2s to 12h, got %s", c.VisibilityTimeout)
+	}
+	if c.SendTimeout <= 0 {
+		bad("SendTimeout must be positive, got %s", c.SendTimeout)
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("ShutdownTimeout must not be negative, got %s", c.ShutdownTimeout)
+	}
+	if c.MaxAttempts < 1 {
+		bad("MaxAttempts must be at least 1, got %d", c.MaxAttempts)
+	}
+	if c.BackoffInitial <= 0 || c.BackoffMax < c.BackoffInitial {
+		bad("BackoffInitial must be positive and at most BackoffMax, got %s and %s", c.BackoffInitial, c.BackoffMax)
+	}
+	if c.QuotaDelay <= 0 {
+		bad("QuotaDelay must be positive, got %s", c.QuotaDelay)
+	}
+	if c.MaxDeferrals < 0 {
+		bad("MaxDeferrals must not be negative, got %d", c.MaxDeferrals)
+	}
+	if c.SendRate < 0 {
+		bad("SendRate must not be negative, got %v", c.SendRate)
+	}
+	if len(probs) > 0 {
+		return errors.New("worker configuration: " + strings.Join(probs, "; "))
+	}
+	return nil
 }

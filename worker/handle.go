@@ -201,8 +201,13 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision 
 		cancel()
 		o := retry.Classify(err)
 		if errors.Is(err, context.Canceled) && work.Err() != nil {
-			// Cut off by the shutdown deadline: SES may have taken it.
-			o.Class, o.Code, o.Uncertain = retry.Retry, retry.CodeTimeout, true
+			// Cut off by the shutdown deadline: a transient fault, not the
+			// message's. Whether SES may have taken it is the transport's to
+			// say (an SMTP send cut off before the final dot was not sent);
+			// an error no transport classified may have been.
+			var te *transport.Error
+			o.Class, o.Code = retry.Retry, retry.CodeTimeout
+			o.Uncertain = !errors.As(err, &te) || te.Uncertain
 		}
 		s.Now, s.Stopping = time.Now(), ctx.Err() != nil
 		if o.Class == retry.Unavailable {
@@ -458,7 +463,7 @@ func (w *Worker) logOutcome(d *delivery, dec retry.Decision) {
 // unavailable says why a region is unavailable, by the outcome's code.
 func unavailable(code string) string {
 	if code == transport.CodeTLS {
-		return "the endpoint's certificate is not trusted in the region (see SESQ_SMTP_CA_FILE)"
+		return "the endpoint's certificate is not trusted in the region"
 	}
 	return "the transport refused the worker's credentials in the region"
 }

@@ -132,7 +132,7 @@ type Worker struct {
 }
 
 // New builds a worker with the settings in cfg, used as given (start from
-// DefaultConfig).
+// DefaultConfig); Run refuses a configuration that Config.Validate does.
 func New(cfg Config, q Queue, t transport.Transport, opts Options) *Worker {
 	w := &Worker{
 		cfg: cfg, queue: q, transport: t,
@@ -182,8 +182,8 @@ func New(cfg Config, q Queue, t transport.Transport, opts Options) *Worker {
 // deletes and returns nil. It returns early only if the configuration is
 // unusable; SQS and SES faults are retried and logged, never fatal.
 func (w *Worker) Run(ctx context.Context) error {
-	if w.cfg.QueueURL == "" || w.cfg.DLQURL == "" {
-		return errors.New("worker: queue and dead-letter queue URLs are required")
+	if err := w.cfg.Validate(); err != nil {
+		return err
 	}
 	if w.cfg.LedgerKey == "" {
 		w.log.Info("SESQ_LEDGER_KEY is not set: message ledgers are signed with a key derived from the queue URL (see README, Delivery semantics)")

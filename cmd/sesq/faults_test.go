@@ -27,7 +27,7 @@ import (
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/awsclient"
-	"github.com/sesq/sesq/internal/testsupport/emulator"
+	"github.com/sesq/sesq/internal/emulator"
 	"github.com/sesq/sesq/internal/testsupport/sestest"
 	"github.com/sesq/sesq/internal/testsupport/testkit"
 )

@@ -36,12 +36,14 @@ func listPackages(t *testing.T) []goPackage {
 	return pkgs
 }
 
-// testOnly: packages only tests (and the demo and benchmark tools, which
-// are development programs) may use.
+// testOnly: packages only tests may use (internal/testsupport), and the
+// emulator launcher, which tests and the demo (a development program) use.
 func testOnly(path string) bool {
-	return strings.HasPrefix(path, module+"internal/testsupport/")
+	return strings.HasPrefix(path, module+"internal/testsupport/") || path == module+"internal/emulator"
 }
 
+// devTool: development programs, which may use the emulator launcher but
+// no test helper.
 func devTool(path string) bool {
 	return strings.HasPrefix(path, module+"internal/demo") || strings.HasPrefix(path, module+"internal/benchtools")
 }
@@ -51,10 +53,13 @@ func devTool(path string) bool {
 // the conformance suite) or on package testing.
 func TestProductionLinksNoTestCode(t *testing.T) {
 	for _, p := range listPackages(t) {
-		if testOnly(p.ImportPath) || devTool(p.ImportPath) {
+		if testOnly(p.ImportPath) {
 			continue
 		}
 		for _, d := range p.Deps {
+			if devTool(p.ImportPath) && d == module+"internal/emulator" {
+				continue
+			}
 			if testOnly(d) || d == "testing" {
 				t.Errorf("%s depends on %s, which is test code", p.ImportPath, d)
 			}

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/sesq/sesq/deadletter"
-	"github.com/sesq/sesq/internal/testsupport/emulator"
+	"github.com/sesq/sesq/internal/emulator"
 	"github.com/sesq/sesq/internal/testsupport/testkit"
 )
 

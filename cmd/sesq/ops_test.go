@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sesq/sesq/internal/testsupport/emulator"
+	"github.com/sesq/sesq/internal/emulator"
 	"github.com/sesq/sesq/internal/testsupport/sestest"
 	"github.com/sesq/sesq/internal/testsupport/testkit"
 )

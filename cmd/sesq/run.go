@@ -28,6 +28,10 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	buildTransport, err := transportNamed(cfg.Transport)
+	if err != nil {
+		return err
+	}
 	awsCfg, err := loadAWS(ctx)
 	if err != nil {
 		return err
@@ -40,7 +44,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	log := cfg.Logger(logOut).With("service", "sesq", "version", versionString())
 	m := metrics.New()
 	q := newSQS(awsCfg, m.SQSMiddleware)
-	tr, err := newTransport(ctx, cfg, awsCfg)
+	tr, err := newTransport(ctx, buildTransport, cfg, awsCfg)
 	if err != nil {
 		return err
 	}

@@ -25,20 +25,25 @@ func transports() map[string]transport.New {
 	}
 }
 
-// newTransport builds the transport SESQ_TRANSPORT names; the transport
-// reads and checks settings of its own. A problem is a configuration
-// error (exit 2).
-func newTransport(ctx context.Context, cfg config.Config, awsCfg aws.Config) (transport.Transport, error) {
+// transportNamed returns the constructor of the transport SESQ_TRANSPORT
+// names; checked before anything else is set up.
+func transportNamed(name string) (transport.New, error) {
 	all := transports()
-	build, ok := all[cfg.Transport]
+	build, ok := all[name]
 	if !ok {
 		names := make([]string, 0, len(all))
 		for n := range all {
 			names = append(names, n)
 		}
 		slices.Sort(names)
-		return nil, &usageError{fmt.Sprintf("SESQ_TRANSPORT: must be %s, got %q", strings.Join(names, ", "), cfg.Transport)}
+		return nil, &usageError{fmt.Sprintf("SESQ_TRANSPORT: must be %s, got %q", strings.Join(names, ", "), name)}
 	}
+	return build, nil
+}
+
+// newTransport builds the transport; it reads and checks settings of its
+// own. A problem is a configuration error (exit 2).
+func newTransport(ctx context.Context, build transport.New, cfg config.Config, awsCfg aws.Config) (transport.Transport, error) {
 	t, err := build(ctx, transport.Setup{AWS: awsCfg, MaxConns: cfg.Concurrency, SendTimeout: cfg.SendTimeout})
 	if err != nil {
 		return nil, &usageError{fmt.Sprintf("SESQ_TRANSPORT=%s: %v", cfg.Transport, err)}

@@ -32,7 +32,7 @@ import (
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/awsclient"
-	"github.com/sesq/sesq/internal/testsupport/emulator"
+	"github.com/sesq/sesq/internal/emulator"
 )
 
 func main() {

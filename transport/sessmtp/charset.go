@@ -9,6 +9,7 @@ import (
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
 // charset is a charset the transport writes text in: a SendEmail
@@ -18,6 +19,10 @@ import (
 type charset struct {
 	name string            // the MIME name the text is labelled with
 	enc  encoding.Encoding // nil: UTF-8, written as it is
+	// subset, when set, is the part of enc's code space the charset has:
+	// GB2312 is written with the GBK encoder (x/text has no GB2312 one;
+	// GBK is its superset) and must stay within GB2312's rows.
+	subset func(encoded []byte) bool
 }
 
 var utf8Charset = charset{name: "UTF-8"}
@@ -34,6 +39,9 @@ var (
 func lookupCharset(name string) (charset, error) {
 	if name == "" {
 		return utf8Charset, nil
+	}
+	if isGB2312(name) {
+		return charset{name: "GB2312", enc: simplifiedchinese.GBK, subset: inGB2312}, nil
 	}
 	enc, err := ianaindex.IANA.Encoding(name)
 	if err != nil {
@@ -77,7 +85,7 @@ func (c charset) encode(s string) ([]byte, error) {
 		return []byte(s), nil
 	}
 	b, err := c.enc.NewEncoder().Bytes([]byte(s))
-	if err == nil {
+	if err == nil && (c.subset == nil || c.subset(b)) {
 		return b, nil
 	}
 	// Find the character, for the error; one at a time is exact enough
@@ -90,9 +98,34 @@ func (c charset) encode(s string) ([]byte, error) {
 				break
 			}
 		}
-		if _, err := c.enc.NewEncoder().String(string(r)); err != nil {
+		if e, err := c.enc.NewEncoder().String(string(r)); err != nil || c.subset != nil && !c.subset([]byte(e)) {
 			break
 		}
 	}
 	return nil, &unrepresentableError{charset: c.name, at: at}
+}
+
+// isGB2312 tells whether name is GB2312 or one of its IANA aliases (mail
+// says GB2312 for its EUC-CN form).
+func isGB2312(name string) bool {
+	switch strings.ToUpper(name) {
+	case "GB2312", "CSGB2312", "EUC-CN", "X-EUC-CN":
+		return true
+	}
+	return false
+}
+
+// inGB2312 tells whether GBK-encoded bytes use only GB2312's code space:
+// ASCII, and two-byte codes with both bytes in 0xA1-0xFE.
+func inGB2312(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] < 0x80 {
+			continue
+		}
+		if i+1 >= len(b) || b[i] < 0xA1 || b[i] > 0xFE || b[i+1] < 0xA1 || b[i+1] > 0xFE {
+			return false
+		}
+		i++
+	}
+	return true
 }

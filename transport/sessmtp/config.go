@@ -115,6 +115,12 @@ type Credentials map[string]Credential
 // envconfig's Decoder). Its errors never quote the value: it holds
 // passwords.
 func (c *Credentials) Decode(value string) error {
+	var top map[string]json.RawMessage
+	if json.Unmarshal([]byte(value), &top) == nil && (top["username"] != nil || top["password"] != nil) {
+		// One {"username", "password"} pair, as the Terraform module's
+		// secret held before credentials went per region.
+		return errors.New(`maps each region to its credential, {"us-east-1": {"username": "…", "password": "…"}, …}, not one {"username", "password"} pair: SES SMTP passwords are per region (a pair for one region goes in SESQ_SMTP_USERNAME and SESQ_SMTP_PASSWORD)`)
+	}
 	dec := json.NewDecoder(strings.NewReader(value))
 	dec.DisallowUnknownFields()
 	var m map[string]Credential

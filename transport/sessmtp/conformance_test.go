@@ -82,5 +82,6 @@ func TestConformance(t *testing.T) {
 			})
 			return tr
 		},
+		HeadersOnly: true,
 	})
 }

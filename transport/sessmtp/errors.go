@@ -69,7 +69,7 @@ type failure struct {
 //	5xx "Access denied",
 //	    "not authorized to perform"            Authorization
 //	500, 502, 503, 504 (protocol)              Retry
-//	RCPT 4xx                                   Retry, per message (X.3.x, the mail system: the region's)
+//	RCPT 4xx                                   Retry; per message only with X.1.x or X.2.x (the address, the mailbox)
 //	RCPT 5xx, MAIL 5xx, DATA 5xx               Rejected, per message
 //	MAIL 4xx, DATA 4xx, anything else          Retry
 func classifyReply(st stage, r *smtp.SMTPError) (c transport.Class, perMessage bool) {
@@ -96,7 +96,10 @@ func classifyReply(st stage, r *smtp.SMTPError) (c transport.Class, perMessage b
 	case r.Code == 500 || r.Code == 502 || r.Code == 503 || r.Code == 504:
 		return transport.Retry, false
 	case st == stageRcpt && class == 4:
-		return transport.Retry, r.EnhancedCode[1] != 3
+		// Only an enhanced code that names the address or the mailbox
+		// (X.1.x, X.2.x) is about this recipient: SES is a relay and checks
+		// no mailbox at RCPT, so a bare 4xx there is SES's own condition.
+		return transport.Retry, r.EnhancedCode[1] == 1 || r.EnhancedCode[1] == 2
 	case class == 5 && (st == stageRcpt || st == stageMail || st == stageData || st == stageDataEnd):
 		return transport.Rejected, true
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
@@ -48,15 +49,19 @@ func newPlan(e *envelope.Envelope, now time.Time) (*plan, error) {
 
 // arns are the identity ARNs SES is to apply, as sesq writes them at the
 // top of the message: a parameter, else the first instance of the raw
-// message's own X-SES header; From and Return-Path default to the source
-// identity, as the API does when only SourceArn is given (over SMTP SES
-// applies nothing that is not written).
+// message's own X-SES header. The SES guide says SMTP senders "have to
+// include" all three headers, and over SMTP SES applies nothing that is
+// not written, so all three are: From and Return-Path default to the
+// source identity, as the API does when only SourceArn is given; an
+// envelope without a source ARN takes the From identity's, else the
+// Return-Path identity's (over SMTP the sender of MAIL FROM is the return
+// path: the identity that may use it is the one that may send for it).
 func arns(e *envelope.Envelope) (source, from, returnPath string) {
 	h := e.Headers()
-	source = first(e.SourceArn, h.SourceArn)
-	from = first(e.FromArn, h.FromArn, source)
-	returnPath = first(e.ReturnPathArn, h.ReturnPathArn, source)
-	return source, from, returnPath
+	from = first(e.FromArn, h.FromArn)
+	returnPath = first(e.ReturnPathArn, h.ReturnPathArn)
+	source = first(e.SourceArn, h.SourceArn, from, returnPath)
+	return source, first(from, source), first(returnPath, source)
 }
 
 func first(ss ...string) string {
@@ -258,7 +263,7 @@ func parseAddresses(field string, list []string) ([]*mail.Address, error) {
 		if field != "source" && field != "returnPath" {
 			f = fmt.Sprintf("%s[%d]", field, i)
 		}
-		a, err := mail.ParseAddress(s)
+		a, err := addressParser().Parse(s)
 		if err != nil {
 			return nil, &envelope.Error{Field: f, Reason: "not an email address"}
 		}
@@ -292,6 +297,22 @@ func rawHeader(e *envelope.Envelope) (mail.Header, error) {
 	return m.Header, nil
 }
 
+// addressParser reads addresses whose display names are encoded-words in
+// any charset golang.org/x/text knows (net/mail alone refuses all but
+// UTF-8, ISO-8859-1 and US-ASCII, so a windows-1252 or ISO-2022-JP name
+// would dead-letter mail the API transports send). A charset it does not
+// know is read undecoded: only a raw header's bare address is used.
+func addressParser() *mail.AddressParser {
+	return &mail.AddressParser{WordDecoder: &mime.WordDecoder{
+		CharsetReader: func(name string, r io.Reader) (io.Reader, error) {
+			if cs, err := lookupCharset(name); err == nil && cs.enc != nil {
+				return cs.enc.NewDecoder().Reader(r), nil
+			}
+			return r, nil
+		},
+	}}
+}
+
 // rawAddresses parses every instance of a raw message's address header.
 func rawAddresses(h mail.Header, name string) ([]*mail.Address, error) {
 	var out []*mail.Address
@@ -299,7 +320,7 @@ func rawAddresses(h mail.Header, name string) ([]*mail.Address, error) {
 		if strings.TrimSpace(v) == "" {
 			continue
 		}
-		as, err := mail.ParseAddressList(v)
+		as, err := addressParser().ParseList(v)
 		if err != nil {
 			return nil, &envelope.Error{Field: "raw", Reason: "the message's " + name + " header is not an address list"}
 		}
@@ -388,7 +409,7 @@ func mailFrom(e *envelope.Envelope) (string, error) {
 		return "", err
 	}
 	if v := strings.TrimSpace(h.Get("Return-Path")); v != "" && v != "<>" {
-		a, err := mail.ParseAddress(v)
+		a, err := addressParser().Parse(v)
 		if err != nil {
 			return "", &envelope.Error{Field: "raw", Reason: "the message's Return-Path header is not an address"}
 		}

@@ -184,10 +184,11 @@ func TestRenderSinglePart(t *testing.T) {
 }
 
 // Over SMTP SES applies only the X-SES headers written: sesq writes all
-// three, first in the message, with From and Return-Path defaulting to the
-// source identity (as the API does when only SourceArn is given); a
-// parameter wins over the raw message's own header, which counts by its
-// first instance.
+// three, always, first in the message, with From and Return-Path
+// defaulting to the source identity (as the API does when only SourceArn
+// is given) and a missing source to the From, else the Return-Path
+// identity; a parameter wins over the raw message's own header, which
+// counts by its first instance.
 func TestARNHeaders(t *testing.T) {
 	raw := "From: Sender <sender@example.com>\r\nTo: a@example.net\r\nSubject: s\r\n\r\nbody\r\n"
 	for _, c := range []struct {
@@ -198,13 +199,13 @@ func TestARNHeaders(t *testing.T) {
 		{"SendEmail with sourceArn only", sendEmail(map[string]any{"returnPathArn": nil, "configurationSetName": nil, "tags": nil}),
 			[]string{"X-SES-SOURCE-ARN: " + east, "X-SES-FROM-ARN: " + east, "X-SES-RETURN-PATH-ARN: " + east, "From: Shop <sender@example.com>"}},
 		{"SendEmail with returnPathArn only", sendEmail(map[string]any{"sourceArn": nil, "returnPathArn": east2, "configurationSetName": nil, "tags": nil}),
-			[]string{"X-SES-RETURN-PATH-ARN: " + east2, "From: Shop <sender@example.com>"}},
+			[]string{"X-SES-SOURCE-ARN: " + east2, "X-SES-FROM-ARN: " + east2, "X-SES-RETURN-PATH-ARN: " + east2, "From: Shop <sender@example.com>"}},
 		{"SendRawEmail with sourceArn only", rawEnvelope(raw, map[string]any{"sourceArn": west}),
 			[]string{"X-SES-SOURCE-ARN: " + west, "X-SES-FROM-ARN: " + west, "X-SES-RETURN-PATH-ARN: " + west, "From: Sender <sender@example.com>"}},
 		{"SendRawEmail with an X-SES-SOURCE-ARN header only, twice", rawEnvelope("X-SES-SOURCE-ARN: "+west+"\r\nX-SES-SOURCE-ARN: arn:aws:ses:eu-west-1:123456789012:identity/other.example\r\n"+raw, nil),
 			[]string{"X-SES-SOURCE-ARN: " + west, "X-SES-FROM-ARN: " + west, "X-SES-RETURN-PATH-ARN: " + west, "X-SES-SOURCE-ARN: " + west}},
 		{"SendRawEmail: fromArn parameter, X-SES-RETURN-PATH-ARN header", rawEnvelope("X-SES-RETURN-PATH-ARN: "+east2+"\r\n"+raw, map[string]any{"fromArn": east}),
-			[]string{"X-SES-FROM-ARN: " + east, "X-SES-RETURN-PATH-ARN: " + east2, "X-SES-RETURN-PATH-ARN: " + east2}},
+			[]string{"X-SES-SOURCE-ARN: " + east, "X-SES-FROM-ARN: " + east, "X-SES-RETURN-PATH-ARN: " + east2, "X-SES-RETURN-PATH-ARN: " + east2}},
 		{"SendRawEmail: a parameter and the agreeing header", rawEnvelope("X-Mailer: x\r\nX-SES-FROM-ARN: "+east+"\r\n"+raw, map[string]any{"sourceArn": east2, "fromArn": east}),
 			[]string{"X-SES-SOURCE-ARN: " + east2, "X-SES-FROM-ARN: " + east, "X-SES-RETURN-PATH-ARN: " + east2, "X-Mailer: x"}},
 	} {
@@ -487,12 +488,28 @@ func TestLookupCharset(t *testing.T) {
 		"": "UTF-8", "utf-8": "UTF-8", "utf8": "UTF-8", "latin1": "ISO-8859-1", "iso-8859-15": "ISO-8859-15",
 		"windows-1252": "windows-1252", "Shift_JIS": "Shift_JIS", "csISO2022JP": "ISO-2022-JP", "EUC-KR": "EUC-KR",
 		"KOI8-R": "KOI8-R", "GBK": "GBK", "gb18030": "GB18030", "Big5": "Big5", "us-ascii": "US-ASCII",
-		"UTF-16": "", "UTF-16LE": "", "x-klingon": "", "GB2312": "",
+		"GB2312": "GB2312", "EUC-CN": "GB2312", "UTF-16": "", "UTF-16LE": "", "x-klingon": "",
 	} {
 		cs, err := lookupCharset(name)
 		if cs.name != want || (want == "") != (err != nil) {
 			t.Errorf("%q: %q %v, want %q", name, cs.name, err, want)
 		}
+	}
+}
+
+// GB2312 is written with the GBK encoder, within GB2312's code space:
+// 中文 is in it; 㐀 (CJK extension A) is in GBK only.
+func TestGB2312(t *testing.T) {
+	cs, err := lookupCharset("GB2312")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cs.encode("邮件 中文 ok")
+	if err != nil || string(b) != "\xd3\xca\xbc\xfe \xd6\xd0\xce\xc4 ok" {
+		t.Errorf("encode: %q %v", b, err)
+	}
+	if _, err := cs.encode("ab㐀"); err == nil || err.Error() != "character 3 of the text has no code in GB2312 (use UTF-8)" {
+		t.Errorf("a GBK-only character: %v", err)
 	}
 }
 
@@ -506,4 +523,29 @@ func mustJSON(t *testing.T, v map[string]any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Display names encoded in a charset net/mail cannot decode still go out:
+// a SendEmail's From is decoded with x/text and written again as UTF-8
+// encoded-words; a raw message's recipients are read from its headers.
+func TestDisplayNamesInOtherCharsets(t *testing.T) {
+	e := conformance.Envelope(t, sendEmail(map[string]any{"source": "=?windows-1252?Q?M=FCller?= <sender@example.com>"}))
+	data, err := message(e, when)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := parts(t, data)
+	from, err := h.AddressList("From")
+	if err != nil || len(from) != 1 || from[0].Name != "Müller" || from[0].Address != "sender@example.com" {
+		t.Errorf("From %v (%v), want Müller <sender@example.com>", from, err)
+	}
+	raw := "From: =?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?= <sender@example.com>\r\nTo: =?windows-1252?Q?M=FCller?= <m@example.net>, =?x-unknown?Q?X?= <x@example.net>\r\nSubject: s\r\n\r\nbody\r\n"
+	re := conformance.Envelope(t, rawEnvelope(raw, map[string]any{"sourceArn": east}))
+	got, err := recipients(re)
+	if err != nil || strings.Join(got, ",") != "m@example.net,x@example.net" {
+		t.Errorf("recipients %v (%v)", got, err)
+	}
+	if from, err := mailFrom(re); err != nil || from != "sender@example.com" {
+		t.Errorf("MAIL FROM %q (%v)", from, err)
+	}
 }

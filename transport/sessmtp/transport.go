@@ -159,15 +159,16 @@ func (t *Transport) Send(ctx context.Context, e *envelope.Envelope) (string, err
 		f.endpoint, f.region = t.cfg.address(region), region
 		var reply *smtp.SMTPError
 		answered := errors.As(f.err, &reply)
-		if answered && reply.Code != 421 && !c.broken && c.reset() == nil {
+		// A pooled connection the server closed while idle (or whose
+		// session it no longer honours: 530 at MAIL) fails at the first
+		// command: it is dropped, and a new one dialled, once (the other
+		// idle ones may be as stale).
+		stale := !answered || reply.Code == 421 || reply.Code == 530
+		if answered && !stale && !c.broken && c.reset() == nil {
 			pl.put(c) // the server refused, and the session is still good
 		} else {
 			pl.discard(c)
 		}
-		// A pooled connection the server closed while idle (or whose
-		// session it no longer honours) fails at the first command: dial
-		// a new one, once (the other idle ones may be as stale).
-		stale := !answered || reply.Code == 421 || reply.Code == 530
 		if reused && try == 0 && f.stage == stageMail && stale && ctx.Err() == nil {
 			continue
 		}
@@ -268,10 +269,14 @@ func (p *pool) close() {
 	idle := p.idle
 	p.idle, p.closed = nil, true
 	p.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, c := range idle {
-		c.quit()
-		<-p.slots
+		wg.Go(func() {
+			c.quit()
+			<-p.slots
+		})
 	}
+	wg.Wait()
 }
 
 // ehloName is the name sesq gives in EHLO.
@@ -390,7 +395,13 @@ func (cn *conn) reset() error {
 	return cn.c.Reset()
 }
 
+// quitWithin bounds QUIT at shutdown: a server that stops answering must
+// not hold the worker past its stop timeout (nothing is at stake: every
+// delivery is settled by then).
+const quitWithin = 2 * time.Second
+
 func (cn *conn) quit() {
+	cn.raw.SetDeadline(time.Now().Add(quitWithin))
 	cn.c.Quit()
 	cn.c.Close()
 }

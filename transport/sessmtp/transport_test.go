@@ -383,6 +383,7 @@ func TestNewConfiguration(t *testing.T) {
 		{"a port that is no number", map[string]string{"SESQ_SMTP_PORT": "smtp"}, static, []string{"SESQ_SMTP_PORT"}},
 		{"a bad endpoint", map[string]string{"SESQ_SMTP_ENDPOINT": "mail.example.com"}, static, []string{"SESQ_SMTP_ENDPOINT"}},
 		{"credentials not JSON", map[string]string{"SESQ_SMTP_CREDENTIALS": `{"eu-west-1": {"username": "u", "password": "hunter2"`}, static, []string{"SESQ_SMTP_CREDENTIALS", "JSON"}},
+		{"credentials as the one pair the module's secret held before", map[string]string{"SESQ_SMTP_CREDENTIALS": `{"username": "u", "password": "hunter2"}`}, static, []string{"SESQ_SMTP_CREDENTIALS", "not one", "per region"}},
 		{"credentials of a misspelt field", map[string]string{"SESQ_SMTP_CREDENTIALS": `{"eu-west-1": {"user": "u", "password": "hunter2"}}`}, static, []string{"SESQ_SMTP_CREDENTIALS", "username"}},
 		{"credentials without a password", map[string]string{"SESQ_SMTP_CREDENTIALS": `{"eu-west-1": {"username": "u"}, "Europe": {"username": "u", "password": "hunter2"}}`}, static, []string{"eu-west-1 needs", `"Europe" is not a region`}},
 		{"credentials and a pair", map[string]string{"SESQ_SMTP_CREDENTIALS": `{"eu-west-1": {"username": "u", "password": "hunter2"}}`, "SESQ_SMTP_USERNAME": "u", "SESQ_SMTP_PASSWORD": "p"}, static, []string{"not both"}},

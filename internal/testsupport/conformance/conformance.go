@@ -88,6 +88,11 @@ type Harness struct {
 	// Templates and Tenants say whether the transport carries
 	// SendTemplatedEmail and tenantName (else its Validate must refuse them).
 	Templates, Tenants bool
+	// HeadersOnly: the ARNs travel only as X-SES headers (SMTP), and the
+	// guide says all three must be written: an envelope without a source
+	// ARN is sent with the From identity's, else the Return-Path
+	// identity's, where the API would send none.
+	HeadersOnly bool
 }
 
 // Identities the suite sends for: one owner, two regions.
@@ -167,7 +172,8 @@ func seeds(t *testing.T, h Harness) {
 		name                       string
 		env                        map[string]any
 		region, source, from, path string
-		message                    string // the message SES must receive at its end, byte for byte
+		message                    string     // the message SES must receive at its end, byte for byte
+		headersOnly                *[3]string // source, From, Return-Path when HeadersOnly, if they differ
 	}{
 		{name: "SendEmail sourceArn and returnPathArn (the guide's Python example)",
 			env:    simple(map[string]any{"sourceArn": East, "returnPathArn": East, "returnPath": "feedback@example.com"}),
@@ -177,7 +183,7 @@ func seeds(t *testing.T, h Harness) {
 			region: "eu-west-1", source: West, from: West, path: West},
 		{name: "SendEmail returnPathArn only",
 			env:    simple(map[string]any{"returnPathArn": East2}),
-			region: "us-east-1", path: East2},
+			region: "us-east-1", path: East2, headersOnly: &[3]string{East2, East2, East2}},
 		{name: "SendRawEmail with the three ARN parameters",
 			env:    raw(plainRaw, map[string]any{"sourceArn": West, "fromArn": West, "returnPathArn": West}),
 			region: "eu-west-1", source: West, from: West, path: West, message: plainRaw},
@@ -192,7 +198,7 @@ func seeds(t *testing.T, h Harness) {
 			region: "eu-west-1", source: West, from: West, path: West},
 		{name: "SendRawEmail: fromArn parameter with a returnPath header",
 			env:    raw("X-SES-RETURN-PATH-ARN: "+East2+"\r\n"+plainRaw, map[string]any{"fromArn": East}),
-			region: "us-east-1", from: East, path: East2},
+			region: "us-east-1", from: East, path: East2, headersOnly: &[3]string{East, East, East2}},
 		{name: "SendRawEmail: a From identity other than the source identity",
 			env:    raw(plainRaw, map[string]any{"sourceArn": East, "fromArn": East2}),
 			region: "us-east-1", source: East, from: East2, path: East},
@@ -217,6 +223,9 @@ func seeds(t *testing.T, h Harness) {
 			d := ds[len(ds)-1]
 			if d.Region != c.region {
 				t.Errorf("sent in %q, want %q (the identity's region)", d.Region, c.region)
+			}
+			if h.HeadersOnly && c.headersOnly != nil {
+				c.source, c.from, c.path = c.headersOnly[0], c.headersOnly[1], c.headersOnly[2]
 			}
 			if d.SourceArn != c.source || d.FromArn != c.from || d.ReturnPathArn != c.path {
 				t.Errorf("ARNs as SES reads them:\n source %q\n from %q\n return-path %q\nwant\n source %q\n from %q\n return-path %q",
@@ -268,7 +277,7 @@ func validate(t *testing.T, h Harness) {
 }
 
 // addresses the outcome envelopes carry; none may appear in an error.
-var addresses = []string{"sender@example.com", "recipient@example.com", RefusedRecipient, "example.com>"}
+var addresses = []string{"sender@example.com", "recipient@example.com", RefusedRecipient, "example.com>", "Named Person"}
 
 func outcomes(t *testing.T, h Harness) {
 	for _, c := range []struct {
@@ -300,13 +309,8 @@ func outcomes(t *testing.T, h Harness) {
 			if te.Class != c.class {
 				t.Errorf("class %s (%v), want %s", te.Class, err, c.class)
 			}
-			if c.class == transport.Retry || c.class == transport.Unavailable || c.class == transport.Throttled {
-				if te.PerMessage {
-					t.Errorf("%s marked per-message: it is the region's, not the message's", c.fault)
-				}
-			}
-			if c.perMessage && !te.PerMessage {
-				t.Errorf("%s not marked per-message", c.fault)
+			if te.PerMessage != c.perMessage {
+				t.Errorf("%s: per-message %v, want %v", c.fault, te.PerMessage, c.perMessage)
 			}
 			if te.Uncertain {
 				t.Errorf("an answer from SES is not uncertain")

@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sesq/sesq/internal/awsclient"
-	"github.com/sesq/sesq/internal/testsupport/emulator"
+	"github.com/sesq/sesq/internal/emulator"
 	"github.com/sesq/sesq/internal/testsupport/sestest"
 )
 
