@@ -15,6 +15,11 @@ FUZZTIME ?= 100000x
 TOFU_VERSION ?= v1.12.6
 TOOLS_DIR    ?= $(HOME)/.cache/sesq-tools
 TOFU          = $(TOOLS_DIR)/tofu-$(TOFU_VERSION)
+# Helm, for the chart's checks, built the same way. Its release builds stamp
+# the version and the Kubernetes version helm template assumes offline (1.N
+# for its k8s.io/client-go v0.N); a plain build assumes 1.20.
+HELM_VERSION ?= v3.22.0
+HELM          = $(TOOLS_DIR)/helm-$(HELM_VERSION)
 
 EMULATORS = localstack/node_modules/.installed
 
@@ -35,15 +40,25 @@ $(EMULATORS): localstack/package.json localstack/package-lock.json
 # end to end against the emulators, which the tests start themselves, and the
 # deployment checks), with the race detector. A failure fails: nothing is run
 # twice.
-test: deps fmt-check tf-fmt vet
-	SESQ_TOFU=$(TOFU) $(GO) test -race -count=1 ./...
+test: deps fmt-check tf-fmt vet $(HELM)
+	SESQ_TOFU=$(TOFU) SESQ_HELM=$(HELM) $(GO) test -race -count=1 ./...
 
-tools: $(TOFU)
+tools: $(TOFU) $(HELM)
 $(TOFU):
 	@mkdir -p $(TOOLS_DIR)
 	@echo "building OpenTofu $(TOFU_VERSION) into $(TOOLS_DIR) (once; takes minutes)"
 	dir=$$($(GO) mod download -json github.com/opentofu/opentofu@$(TOFU_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
 	test -n "$$dir" && cd "$$dir" && GOFLAGS=-mod=mod $(GO) build -trimpath -o $@.tmp ./cmd/tofu && mv $@.tmp $@
+
+$(HELM):
+	@mkdir -p $(TOOLS_DIR)
+	@echo "building Helm $(HELM_VERSION) into $(TOOLS_DIR) (once; takes a minute or two)"
+	dir=$$($(GO) mod download -json helm.sh/helm/v3@$(HELM_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$dir" && cd "$$dir" && \
+	k8s=$$(GOFLAGS=-mod=mod $(GO) list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2) && \
+	GOFLAGS=-mod=mod $(GO) build -trimpath -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+		-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$$k8s -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$$k8s" \
+		-o $@.tmp ./cmd/helm && mv $@.tmp $@
 
 tf-fmt: $(TOFU)
 	TF_CLI_CONFIG_FILE=/dev/null $(TOFU) fmt -check -diff -recursive terraform
