@@ -33,7 +33,8 @@ var wantTaskPermissions = []string{
 // module: queues and redrive, IAM, the container's environment against
 // sesq's configuration (configVars: every SESQ_ variable it reads; required:
 // the ones run needs; skip: the ones a worker deployment has no use for),
-// autoscaling and alarms.
+// autoscaling and alarms; and what it lacks of the community's standards
+// (checkStandards).
 func CheckModule(files map[string]string, configVars, required, skip []string) []string {
 	m, err := ParseModule(files)
 	if err != nil {
@@ -71,11 +72,6 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 	}
 	if !guarded {
 		bad("no precondition on the source queue that max_receive_count > max_attempts")
-	}
-	for name, q := range map[string]*hclsyntax.Block{"source": src, "dlq": dlq} {
-		if !literalBool(attr(q, "sqs_managed_sse_enabled")) && attr(q, "kms_master_key_id") == nil {
-			bad("queue %s has no server-side encryption", name)
-		}
 	}
 	if !refersTo(attr(src, "visibility_timeout_seconds"), "var.visibility_timeout_seconds") {
 		bad("the source queue's visibility timeout is not var.visibility_timeout_seconds")
@@ -270,25 +266,9 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 		}
 	}
 
-	// Alarms.
-	var dlqAlarm, ageAlarm bool
-	for _, a := range m.Blocks("resource", "aws_cloudwatch_metric_alarm") {
-		dims := objectItems(attr(a, "dimensions"))
-		metric := literalString(attr(a, "metric_name"))
-		toTopic := refersTo(attr(a, "alarm_actions"), "var.alarm_topic_arn")
-		switch {
-		case metric == "ApproximateNumberOfMessagesVisible" && refersTo(dims["QueueName"], "aws_sqs_queue.dlq.name") && toTopic:
-			dlqAlarm = true
-		case metric == "ApproximateAgeOfOldestMessage" && refersTo(dims["QueueName"], "aws_sqs_queue.source.name") && toTopic:
-			ageAlarm = true
-		}
-	}
-	if !dlqAlarm {
-		bad("no alarm on messages in the dead-letter queue to var.alarm_topic_arn")
-	}
-	if !ageAlarm {
-		bad("no alarm on the age of the oldest message of the source queue to var.alarm_topic_arn")
-	}
+	// Tags, encryption, roles, gated grants, capacity, validations, alarms,
+	// the configuration set, outputs and provider idioms.
+	checkStandards(m, files, bad)
 	return probs
 }
 

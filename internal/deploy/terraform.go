@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -72,6 +73,18 @@ func (m *Module) Blocks(typ, kind string) []*hclsyntax.Block {
 			out = append(out, b)
 		}
 	}
+	return out
+}
+
+// ResourceTypes lists the module's resource types, sorted, each once.
+func (m *Module) ResourceTypes() []string {
+	var out []string
+	for _, b := range m.blocks {
+		if b.Type == "resource" && len(b.Labels) == 2 && !slices.Contains(out, b.Labels[0]) {
+			out = append(out, b.Labels[0])
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 
@@ -221,6 +234,18 @@ func (m *Module) evalContext() *hcl.EvalContext {
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
 		Functions: map[string]function.Function{"min": stdlib.MinFunc, "max": stdlib.MaxFunc},
 	}
+}
+
+// value evaluates e with the variables' defaults.
+func (m *Module) value(e hclsyntax.Expression) (cty.Value, bool) {
+	if e == nil {
+		return cty.NilVal, false
+	}
+	v, diags := e.Value(m.evalContext())
+	if diags.HasErrors() || !v.IsWhollyKnown() {
+		return cty.NilVal, false
+	}
+	return v, true
 }
 
 // number evaluates e with the variables' defaults.

@@ -44,13 +44,27 @@ func TestTerraformModuleWiring(t *testing.T) {
 
 // Each broken variant of the module is refused with the right reason.
 func TestTerraformCheckRefusesBrokenModules(t *testing.T) {
-	cases := []struct {
-		name, file, old, new, want string
-	}{
+	for _, c := range brokenCases() {
+		files := moduleFiles(t)
+		if !strings.Contains(files[c.file], c.old) {
+			t.Fatalf("%s: %s does not contain %q", c.name, c.file, c.old)
+		}
+		files[c.file] = strings.Replace(files[c.file], c.old, c.new, 1)
+		probs := strings.Join(checkModule(files), "\n")
+		if !strings.Contains(probs, c.want) {
+			t.Errorf("%s: problems:\n%s\nwant one saying %q", c.name, probs, c.want)
+		}
+	}
+}
+
+// brokenCases are broken variants of the module: in file, old is replaced
+// by new, and a problem saying want is expected.
+func brokenCases() []brokenCase {
+	return []brokenCase{
 		{"redrive to the source", "main.tf", "deadLetterTargetArn = aws_sqs_queue.dlq.arn", "deadLetterTargetArn = aws_sqs_queue.source.arn", "redrive target"},
-		{"maxReceiveCount below attempts", "variables.tf", "default     = 20\n}\n\nvariable \"backoff_initial\"", "default     = 5\n}\n\nvariable \"backoff_initial\"", "must exceed the default max_attempts"},
+		{"maxReceiveCount below attempts", "variables.tf", "default     = 20\n  validation {\n    condition     = var.max_receive_count", "default     = 5\n  validation {\n    condition     = var.max_receive_count", "must exceed the default max_attempts"},
 		{"no precondition", "main.tf", "condition     = var.max_receive_count > var.max_attempts", "condition     = true", "no precondition"},
-		{"no SSE", "main.tf", "  name                      = \"${var.name}-dlq\"\n  message_retention_seconds = 14 * 24 * 3600\n  sqs_managed_sse_enabled   = true", "  name                      = \"${var.name}-dlq\"\n  message_retention_seconds = 14 * 24 * 3600\n  sqs_managed_sse_enabled   = false", "no server-side encryption"},
+		{"no SSE", "main.tf", "sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null", "sqs_managed_sse_enabled           = false", "queue dlq has no server-side encryption"},
 		{"wildcard SQS resource", "main.tf", "resources = [aws_sqs_queue.dlq.arn]\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "resources = [\"*\"]\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "only ses:GetSendQuota and ses:GetAccount may have *"},
 		{"extra action", "main.tf", `"sqs:ReceiveMessage", "sqs:DeleteMessage"`, `"sqs:ReceiveMessage", "sqs:PurgeQueue", "sqs:DeleteMessage"`, "sqs:PurgeQueue on aws_sqs_queue.source.arn"},
 		{"missing action", "main.tf", `["ses:SendEmail", "ses:SendRawEmail", "ses:SendTemplatedEmail"]
@@ -65,23 +79,72 @@ func TestTerraformCheckRefusesBrokenModules(t *testing.T) {
 		{"scaling not from the queue", "autoscaling.tf", "value = aws_sqs_queue.source.name", "value = \"other-queue\"", "ApproximateNumberOfMessagesVisible of aws_sqs_queue.source.name"},
 		{"scaling not per task", "autoscaling.tf", "expression  = \"visible / IF(tasks > 0, tasks, 1)\"", "expression  = \"visible\"", "no expression of visible messages over tasks"},
 		{"alarm on the wrong queue", "alarms.tf", "dimensions          = { QueueName = aws_sqs_queue.dlq.name }", "dimensions          = { QueueName = aws_sqs_queue.source.name }", "dead-letter queue"},
+
+		// Tags.
+		{"queue without tags", "main.tf", "var.kms_data_key_reuse_period_seconds\n  tags                              = var.tags\n}", "var.kms_data_key_reuse_period_seconds\n}", "aws_sqs_queue.dlq has no tags"},
+		{"alarm without tags", "alarms.tf", "  tags                = var.tags\n", "", "aws_cloudwatch_metric_alarm.dlq_not_empty has no tags"},
+		{"unclassified resource type", "alarms.tf", "locals {", "resource \"aws_sns_topic\" \"x\" {\n  name = \"x\"\n}\n\nlocals {", "resource type aws_sns_topic is in neither"},
+		{"tasks without the service's tags", "main.tf", `propagate_tags          = "SERVICE"`, `propagate_tags          = "NONE"`, "propagate its tags"},
+
+		// Encryption.
+		{"queue key not the variable", "main.tf", "kms_master_key_id                 = var.kms_key_arn", `kms_master_key_id                 = "alias/aws/sqs"`, "queue dlq's kms_master_key_id is not var.kms_key_arn"},
+		{"table on the AWS-managed key only", "main.tf", "    kms_key_arn = var.kms_key_arn\n  }", "  }", "the idempotency table's server_side_encryption"},
+		{"KMS granted whatever the key", "main.tf", "  statement {\n    sid       = \"ReadSendQuota\"", "  statement {\n    actions   = [\"kms:Decrypt\"]\n    resources = [var.kms_key_arn]\n  }\n  statement {\n    sid       = \"ReadSendQuota\"", "grants kms:Decrypt whatever kms_key_arn is"},
+		{"KMS grant not gated", "main.tf", "for_each = var.kms_key_arn == null ? [] : [1]", "for_each = [1]", "policy task has a dynamic statement whose for_each is not"},
+		{"KMS grant wider", "main.tf", `actions   = ["kms:Decrypt", "kms:GenerateDataKey"]`, `actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant"]`, "kms:CreateGrant on var.kms_key_arn"},
+		{"KMS usable outside SQS and DynamoDB", "main.tf", "test     = \"StringEquals\"\n        variable = \"kms:ViaService\"", "test     = \"StringEquals\"\n        variable = \"aws:SourceAccount\"", "policy task grants KMS without a kms:ViaService condition"},
+
+		// Roles.
+		{"role without boundary", "main.tf", "  name                 = \"${var.name}-execution\"\n  path                 = var.iam_role_path\n  permissions_boundary = var.iam_role_permissions_boundary\n", "  name                 = \"${var.name}-execution\"\n  path                 = var.iam_role_path\n", "role execution has no permissions_boundary"},
+		{"role without path", "main.tf", "  name                 = \"${var.name}-task\"\n  path                 = var.iam_role_path\n", "  name                 = \"${var.name}-task\"\n", "role task has no path"},
+
+		// Capacity and architecture.
+		{"launch type with a strategy", "main.tf", `launch_type   = length(var.capacity_provider_strategy) == 0 ? "FARGATE" : null`, `launch_type   = "FARGATE"`, "launch_type must be null"},
+		{"fixed architecture", "main.tf", "cpu_architecture        = var.cpu_architecture", `cpu_architecture        = "X86_64"`, "cpu_architecture is not var.cpu_architecture"},
+		{"min above max", "autoscaling.tf", "condition     = var.min_capacity <= var.max_capacity", "condition     = true", "min_capacity <= max_capacity"},
+
+		// Validations.
+		{"batch size unbounded", "variables.tf", "var.batch_size >= 1 && var.batch_size <= 10", "var.batch_size >= 1", "variable batch_size accepts 11"},
+		{"wait time above SQS's", "variables.tf", "var.wait_time_seconds <= 20", "var.wait_time_seconds <= 30", "variable wait_time_seconds accepts 21"},
+		{"visibility timeout below sesq's", "variables.tf", "var.visibility_timeout_seconds >= 2", "var.visibility_timeout_seconds >= 0", "variable visibility_timeout_seconds accepts 1"},
+		{"log format not validated", "variables.tf", "  default     = \"json\"\n  validation {\n    condition     = contains([\"json\", \"text\"], var.log_format)\n    error_message = \"log_format must be json or text.\"\n  }\n", "  default     = \"json\"\n", "variable log_format has no validation block"},
+		{"architecture enum too wide", "variables.tf", `contains(["X86_64", "ARM64"], var.cpu_architecture)`, `contains(["X86_64", "ARM64", "arm64"], var.cpu_architecture)`, `variable cpu_architecture accepts "arm64"`},
+		{"transport enum too narrow", "variables.tf", `contains(["api", "api-v2", "smtp"], var.transport)`, `contains(["api", "smtp"], var.transport)`, `variable transport refuses "api-v2"`},
+		{"two bases in a strategy", "variables.tf", "length([for s in var.capacity_provider_strategy : s if s.base > 0]) <= 1", "length([for s in var.capacity_provider_strategy : s if s.base > 0]) <= 2", "variable capacity_provider_strategy accepts"},
+		{"default refused by its validation", "variables.tf", "  default     = \"info\"", "  default     = \"INFO\"", "variable log_level refuses its own default"},
+
+		// Alarms.
+		{"alarm topic required", "variables.tf", "  type        = string\n  default     = null\n  validation {\n    condition     = var.alarm_topic_arn == null", "  type        = string\n  validation {\n    condition     = var.alarm_topic_arn == null", "alarm_topic_arn must be optional"},
+		{"alarm to a fixed topic", "alarms.tf", "  alarm_actions       = local.alarm_actions\n", "  alarm_actions       = [\"arn:aws:sns:us-east-1:111122223333:x\"]\n", "alarm dlq_not_empty does not notify local.alarm_actions"},
+		{"no bounce rate alarm", "alarms.tf", `metric_name         = "Reputation.BounceRate"`, `metric_name         = "Reputation.BounceRatio"`, "no alarm on the account's SES bounce rate"},
+		{"complaint rate alarm with a fixed threshold", "alarms.tf", "threshold           = var.complaint_rate_alarm_threshold", "threshold           = 0.001", "no alarm on the account's SES complaint rate"},
+		{"complaint threshold above SES's review", "variables.tf", "  default     = 0.001\n", "  default     = 0.002\n", "the default complaint rate alarm threshold (0.002) is above"},
+
+		// The configuration set.
+		{"configuration set always created", "ses.tf", "  count                  = var.create_configuration_set ? 1 : 0\n  configuration_set_name = local.configuration_set_name", "  count                  = 1\n  configuration_set_name = local.configuration_set_name", "count is not from var.create_configuration_set"},
+		{"configuration set without reputation metrics", "ses.tf", "reputation_metrics_enabled = true", "reputation_metrics_enabled = false", "does not turn reputation metrics on"},
+		{"no bounce events", "variables.tf", `default     = ["SEND", "REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "DELIVERY_DELAY", "RENDERING_FAILURE"]`, `default     = ["SEND", "DELIVERY"]`, "publishes BOUNCE and COMPLAINT"},
+		{"grant on every configuration set", "ses.tf", "configuration-set/${local.configuration_set_name}", "configuration-set/*", "local configuration_set_arn is not"},
+		{"configuration set grant ungated", "main.tf", "for_each = var.create_configuration_set ? [1] : []", "for_each = [1]", "policy task has a dynamic statement whose for_each is not"},
+
+		// Outputs and provider idioms.
+		{"only the old output name", "outputs.tf", "output \"dead_letter_queue_url\"", "output \"dead_letter_queue_url_\"", `want output "dead_letter_queue_url"`},
+		{"deprecated output without notice", "outputs.tf", "Deprecated: use dead_letter_queue_url; removed in the next release.", "SESQ_DLQ_URL.", "its description must begin"},
+		{"deprecated region attribute", "main.tf", "region       = data.aws_region.current.id", "region       = data.aws_region.current.name", "data.aws_region.current.name is deprecated"},
+		{"provider v6 excluded", "versions.tf", `version = ">= 5.30, < 7.0"`, `version = "~> 5.30"`, "excludes provider v6"},
 	}
-	for _, c := range cases {
-		files := moduleFiles(t)
-		if !strings.Contains(files[c.file], c.old) {
-			t.Fatalf("%s: %s does not contain %q", c.name, c.file, c.old)
-		}
-		files[c.file] = strings.Replace(files[c.file], c.old, c.new, 1)
-		probs := strings.Join(checkModule(files), "\n")
-		if !strings.Contains(probs, c.want) {
-			t.Errorf("%s: problems:\n%s\nwant one saying %q", c.name, probs, c.want)
-		}
-	}
+}
+
+type brokenCase struct {
+	name, file, old, new, want string
 }
 
 func TestTerraformExamples(t *testing.T) {
 	for dir, want := range map[string][]string{
-		"basic":          {`module "sesq"`, `source = "../../modules/sesq"`},
+		"basic": {`module "sesq"`, `source = "../../modules/sesq"`},
+		"complete": {`module "sesq"`, `source = "../../modules/sesq"`, "kms_key_arn", "iam_role_permissions_boundary", "iam_role_path",
+			"tags", "default_tags", `"FARGATE_SPOT"`, "cpu_architecture", `"ARM64"`, "alarm_topic_arn", "create_configuration_set",
+			"configuration_set_sns_topic_arn", `"api-v2"`, "ledger_key_secret_arn"},
 		"identity-owner": {`resource "aws_ses_identity_policy"`, "ses:SendRawEmail", "delegate_role_arn"},
 	} {
 		files, err := ReadModule(filepath.Join("..", "..", "terraform", "examples", dir))
@@ -97,6 +160,11 @@ func TestTerraformExamples(t *testing.T) {
 				t.Errorf("examples/%s lacks %s", dir, w)
 			}
 		}
+		for old := range deprecatedOutputs {
+			if strings.Contains(all, "module.sesq."+old) {
+				t.Errorf("examples/%s uses the deprecated output %s", dir, old)
+			}
+		}
 	}
 }
 
@@ -106,4 +174,26 @@ func mapValues(m map[string]string) []string {
 		out = append(out, v)
 	}
 	return out
+}
+
+func TestVersionAllows(t *testing.T) {
+	for _, c := range []struct {
+		constraint, version string
+		want                bool
+	}{
+		{">= 5.30, < 7.0", "6.0.0", true},
+		{">= 5.30, < 7.0", "5.100.0", true},
+		{">= 5.30, < 7.0", "7.0.0", false},
+		{">= 5.30, < 6.0", "6.0.0", false},
+		{"~> 5.30", "6.0.0", false},
+		{"~> 5.30", "5.99.1", true},
+		{"~> 6.0", "6.12.0", true},
+		{"~> 6.0.1", "6.1.0", false},
+		{">= 6.0", "6.0.0", true},
+		{"", "6.0.0", false},
+	} {
+		if got := versionAllows(c.constraint, c.version); got != c.want {
+			t.Errorf("versionAllows(%q, %q) = %v, want %v", c.constraint, c.version, got, c.want)
+		}
+	}
 }

@@ -1,7 +1,8 @@
-# A sesq fleet in one account: queues, roles, an autoscaled Fargate service
-# and alarms. Needs an ECS cluster with Container Insights, subnets that reach
-# SQS and SES, an SNS topic for alarms, and the identities' ARNs (each owner
-# authorizes the output task_role_arn, see ../identity-owner).
+# The least a sesq fleet needs: queues, roles, an autoscaled Fargate service
+# and alarms, with the module's defaults. Needs an ECS cluster with Container
+# Insights, subnets that reach SQS and SES, and the identities' ARNs (each
+# owner authorizes the output task_role_arn, see ../identity-owner). An SNS
+# topic for the alarms is optional. ../complete shows every option.
 #
 #   tofu init && tofu apply -var-file=my.tfvars     (or terraform)
 
@@ -43,7 +44,9 @@ variable "security_group_ids" {
 }
 
 variable "alarm_topic_arn" {
-  type = string
+  description = "SNS topic of the alarms; null: alarms without notifications."
+  type        = string
+  default     = null
 }
 
 variable "identity_arns" {
@@ -60,19 +63,14 @@ module "sesq" {
   security_group_ids = var.security_group_ids
   alarm_topic_arn    = var.alarm_topic_arn
   identity_arns      = var.identity_arns
-
-  concurrency             = 32
-  min_capacity            = 1
-  max_capacity            = 10
-  backlog_per_task_target = 1000
 }
 
 output "queue_url" {
   value = module.sesq.queue_url
 }
 
-output "dlq_url" {
-  value = module.sesq.dlq_url
+output "dead_letter_queue_url" {
+  value = module.sesq.dead_letter_queue_url
 }
 
 output "task_role_arn" {

@@ -9,6 +9,16 @@ resource "aws_appautoscaling_target" "sesq" {
   resource_id        = "service/${local.cluster_name}/${aws_ecs_service.sesq.name}"
   min_capacity       = var.min_capacity
   max_capacity       = var.max_capacity
+  tags               = var.tags
+
+  lifecycle {
+    # Checked here rather than in a variable validation: a validation that
+    # reads another variable needs Terraform 1.9.
+    precondition {
+      condition     = var.min_capacity <= var.max_capacity
+      error_message = "min_capacity must not exceed max_capacity."
+    }
+  }
 }
 
 resource "aws_appautoscaling_policy" "backlog_per_task" {

@@ -1,6 +1,11 @@
+# The region's name is its id: the same in AWS provider v5 and v6 (v6
+# deprecates name in favour of region, which v5 lacks).
 data "aws_region" "current" {}
 
+data "aws_partition" "current" {}
+
 locals {
+  region       = data.aws_region.current.id
   cluster_name = element(split("/", var.cluster_arn), 1)
   allowed      = length(var.allowed_identities) > 0 ? var.allowed_identities : var.identity_arns
   # Fargate allows at most 120 s between SIGTERM and SIGKILL.
@@ -8,7 +13,7 @@ locals {
 
   # Every SESQ_* setting the worker reads (internal/config), handed to the container.
   environment = {
-    AWS_REGION              = data.aws_region.current.name
+    AWS_REGION              = local.region
     SESQ_QUEUE_URL          = aws_sqs_queue.source.url
     SESQ_DLQ_URL            = aws_sqs_queue.dlq.url
     SESQ_CONCURRENCY        = tostring(var.concurrency)
@@ -48,24 +53,31 @@ locals {
 
 # Queues. The worker routes classified failures to the dead-letter queue
 # itself; SQS's redrive (maxReceiveCount above the worker's attempts) is the
-# safety net for messages no worker could handle at all.
+# safety net for messages no worker could handle at all. Both queues are
+# encrypted: with SSE-KMS under kms_key_arn, else with SQS-managed SSE.
 
 resource "aws_sqs_queue" "dlq" {
-  name                      = "${var.name}-dlq"
-  message_retention_seconds = 14 * 24 * 3600
-  sqs_managed_sse_enabled   = true
+  name                              = "${var.name}-dlq"
+  message_retention_seconds         = 14 * 24 * 3600
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : var.kms_data_key_reuse_period_seconds
+  tags                              = var.tags
 }
 
 resource "aws_sqs_queue" "source" {
-  name                       = var.name
-  visibility_timeout_seconds = var.visibility_timeout_seconds
-  receive_wait_time_seconds  = var.wait_time_seconds
-  message_retention_seconds  = 4 * 24 * 3600
-  sqs_managed_sse_enabled    = true
+  name                              = var.name
+  visibility_timeout_seconds        = var.visibility_timeout_seconds
+  receive_wait_time_seconds         = var.wait_time_seconds
+  message_retention_seconds         = 4 * 24 * 3600
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : var.kms_data_key_reuse_period_seconds
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq.arn
     maxReceiveCount     = var.max_receive_count
   })
+  tags = var.tags
 
   lifecycle {
     precondition {
@@ -92,9 +104,13 @@ resource "aws_dynamodb_table" "idempotency" {
     enabled        = true
   }
 
+  # Without kms_key_arn: the AWS-managed key (aws/dynamodb).
   server_side_encryption {
-    enabled = true
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
   }
+
+  tags = var.tags
 }
 
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
@@ -109,7 +125,10 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
 # deferrals and shutdown hand-backs carry their attempt count in a new
 # message), write the dead-letter queue, send as a delegate for the given
 # identities, and read its send quota: nothing else, and no wildcard
-# resource but GetSendQuota's, which has none.
+# resource but GetSendQuota's, which has none. Two grants depend on inputs:
+# the queues' and table's KMS key (kms_key_arn), used only through SQS and
+# DynamoDB, and sending with the module's configuration set (its name, in
+# any region of the account: see ses.tf).
 
 data "aws_iam_policy_document" "assume_ecs_tasks" {
   statement {
@@ -155,11 +174,36 @@ data "aws_iam_policy_document" "task" {
     actions   = ["ses:GetSendQuota", "ses:GetAccount"]
     resources = ["*"]
   }
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "UseQueueAndTableKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [var.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["sqs.${local.region}.${data.aws_partition.current.dns_suffix}", "dynamodb.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
+  }
+  # SES authorizes a send that names a configuration set on the set too.
+  dynamic "statement" {
+    for_each = var.create_configuration_set ? [1] : []
+    content {
+      sid       = "SendWithConfigurationSet"
+      actions   = ["ses:SendEmail", "ses:SendRawEmail", "ses:SendTemplatedEmail"]
+      resources = [local.configuration_set_arn]
+    }
+  }
 }
 
 resource "aws_iam_role" "task" {
-  name               = "${var.name}-task"
-  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+  name                 = "${var.name}-task"
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  assume_role_policy   = data.aws_iam_policy_document.assume_ecs_tasks.json
+  tags                 = var.tags
 }
 
 resource "aws_iam_role_policy" "task" {
@@ -169,13 +213,16 @@ resource "aws_iam_role_policy" "task" {
 }
 
 resource "aws_iam_role" "execution" {
-  name               = "${var.name}-execution"
-  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+  name                 = "${var.name}-execution"
+  path                 = var.iam_role_path
+  permissions_boundary = var.iam_role_permissions_boundary
+  assume_role_policy   = data.aws_iam_policy_document.assume_ecs_tasks.json
+  tags                 = var.tags
 }
 
 resource "aws_iam_role_policy_attachment" "execution" {
   role       = aws_iam_role.execution.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
 # The execution role reads the secrets (SMTP credentials, the ledger key)
@@ -196,18 +243,34 @@ resource "aws_iam_role_policy" "execution_secrets" {
   policy = data.aws_iam_policy_document.execution_secrets[0].json
 }
 
-# Producers attach this policy to enqueue envelopes.
+# Producers attach this policy to enqueue envelopes. With kms_key_arn, SQS
+# needs the sender to generate and check a data key of the queue's key.
 data "aws_iam_policy_document" "producer" {
   statement {
     sid       = "EnqueueEnvelopes"
     actions   = ["sqs:SendMessage", "sqs:GetQueueUrl"]
     resources = [aws_sqs_queue.source.arn]
   }
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "UseQueueKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [var.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["sqs.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
+  }
 }
 
 resource "aws_iam_policy" "producer" {
   name   = "${var.name}-producer"
+  path   = var.iam_role_path
   policy = data.aws_iam_policy_document.producer.json
+  tags   = var.tags
 }
 
 # Operators attach this policy to inspect, replay and purge the dead-letter queue.
@@ -222,11 +285,26 @@ data "aws_iam_policy_document" "operator" {
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.source.arn]
   }
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "UseQueueKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [var.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["sqs.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
+  }
 }
 
 resource "aws_iam_policy" "operator" {
   name   = "${var.name}-operator"
+  path   = var.iam_role_path
   policy = data.aws_iam_policy_document.operator.json
+  tags   = var.tags
 }
 
 # The service.
@@ -234,6 +312,7 @@ resource "aws_iam_policy" "operator" {
 resource "aws_cloudwatch_log_group" "sesq" {
   name              = "/ecs/${var.name}"
   retention_in_days = var.log_retention_days
+  tags              = var.tags
 }
 
 resource "aws_ecs_task_definition" "sesq" {
@@ -246,7 +325,7 @@ resource "aws_ecs_task_definition" "sesq" {
   execution_role_arn       = aws_iam_role.execution.arn
   runtime_platform {
     operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
+    cpu_architecture        = var.cpu_architecture
   }
   container_definitions = jsonencode([{
     name         = "sesq"
@@ -268,21 +347,31 @@ resource "aws_ecs_task_definition" "sesq" {
       logDriver = "awslogs"
       options = {
         awslogs-group         = aws_cloudwatch_log_group.sesq.name
-        awslogs-region        = data.aws_region.current.name
+        awslogs-region        = local.region
         awslogs-stream-prefix = "sesq"
       }
     }
     readonlyRootFilesystem = true
     user                   = "65532:65532"
   }])
+  tags = var.tags
 }
 
 resource "aws_ecs_service" "sesq" {
   name            = var.name
   cluster         = var.cluster_arn
   task_definition = aws_ecs_task_definition.sesq.arn
-  launch_type     = "FARGATE"
-  desired_count   = var.min_capacity
+  # A capacity provider strategy (e.g. FARGATE_SPOT) excludes a launch type.
+  launch_type   = length(var.capacity_provider_strategy) == 0 ? "FARGATE" : null
+  desired_count = var.min_capacity
+  dynamic "capacity_provider_strategy" {
+    for_each = var.capacity_provider_strategy
+    content {
+      capacity_provider = capacity_provider_strategy.value.capacity_provider
+      weight            = capacity_provider_strategy.value.weight
+      base              = capacity_provider_strategy.value.base
+    }
+  }
   network_configuration {
     subnets          = var.subnet_ids
     security_groups  = var.security_group_ids
@@ -294,6 +383,10 @@ resource "aws_ecs_service" "sesq" {
     enable   = true
     rollback = true
   }
+  # The tasks carry the service's tags (cost allocation of Spot and ARM64).
+  enable_ecs_managed_tags = true
+  propagate_tags          = "SERVICE"
+  tags                    = var.tags
   lifecycle {
     ignore_changes = [desired_count] # autoscaling owns it
   }

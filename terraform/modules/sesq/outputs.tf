@@ -1,3 +1,5 @@
+# Queues.
+
 output "queue_url" {
   description = "SESQ_QUEUE_URL: where producers enqueue envelopes."
   value       = aws_sqs_queue.source.url
@@ -8,23 +10,69 @@ output "queue_arn" {
   value       = aws_sqs_queue.source.arn
 }
 
+output "queue_name" {
+  description = "Name of the source queue."
+  value       = aws_sqs_queue.source.name
+}
+
+output "dead_letter_queue_url" {
+  description = "SESQ_DLQ_URL: the dead-letter queue (`sesq dlq inspect|replay|purge`)."
+  value       = aws_sqs_queue.dlq.url
+}
+
+output "dead_letter_queue_arn" {
+  description = "ARN of the dead-letter queue."
+  value       = aws_sqs_queue.dlq.arn
+}
+
+output "dead_letter_queue_name" {
+  description = "Name of the dead-letter queue."
+  value       = aws_sqs_queue.dlq.name
+}
+
+# Kept for one release under their former names.
+
 output "dlq_url" {
-  description = "SESQ_DLQ_URL: the dead-letter queue."
+  description = "Deprecated: use dead_letter_queue_url; removed in the next release."
   value       = aws_sqs_queue.dlq.url
 }
 
 output "dlq_arn" {
-  description = "ARN of the dead-letter queue."
+  description = "Deprecated: use dead_letter_queue_arn; removed in the next release."
   value       = aws_sqs_queue.dlq.arn
 }
+
+# The idempotency table.
+
+output "idempotency_table_name" {
+  description = "SESQ_IDEMPOTENCY_TABLE: the fleet's DynamoDB table of sent envelope ids."
+  value       = aws_dynamodb_table.idempotency.name
+}
+
+output "idempotency_table_arn" {
+  description = "ARN of the idempotency table."
+  value       = aws_dynamodb_table.idempotency.arn
+}
+
+# IAM.
 
 output "task_role_arn" {
   description = "The role sesq sends as: the principal each identity owner's sending-authorization policy must name."
   value       = aws_iam_role.task.arn
 }
 
+output "task_role_name" {
+  description = "Name of the task role."
+  value       = aws_iam_role.task.name
+}
+
+output "task_execution_role_arn" {
+  description = "The execution role (image pull, logs, secrets)."
+  value       = aws_iam_role.execution.arn
+}
+
 output "producer_policy_arn" {
-  description = "Attach to producer services' roles: sqs:SendMessage on the source queue."
+  description = "Attach to producer services' roles: sqs:SendMessage on the source queue (and the queue's KMS key through SQS with kms_key_arn)."
   value       = aws_iam_policy.producer.arn
 }
 
@@ -38,7 +86,46 @@ output "operator_policy_arn" {
   value       = aws_iam_policy.operator.arn
 }
 
+output "operator_policy_json" {
+  description = "The operator policy document, to inline elsewhere."
+  value       = data.aws_iam_policy_document.operator.json
+}
+
+# The service.
+
 output "service_name" {
   description = "The ECS service."
   value       = aws_ecs_service.sesq.name
+}
+
+output "task_definition_arn" {
+  description = "The task definition the service runs."
+  value       = aws_ecs_task_definition.sesq.arn
+}
+
+output "cloudwatch_log_group_name" {
+  description = "The worker's log group."
+  value       = aws_cloudwatch_log_group.sesq.name
+}
+
+# SES.
+
+output "configuration_set_name" {
+  description = "With create_configuration_set: the name producers put in an envelope's configurationSetName (in this region). null otherwise."
+  value       = try(aws_sesv2_configuration_set.sesq[0].configuration_set_name, null)
+}
+
+output "configuration_set_arn" {
+  description = "With create_configuration_set: ARN of the configuration set. null otherwise."
+  value       = try(aws_sesv2_configuration_set.sesq[0].arn, null)
+}
+
+output "alarm_arns" {
+  description = "The alarms by name: dead letters, oldest message, SES bounce rate, SES complaint rate."
+  value = {
+    dead_letters   = aws_cloudwatch_metric_alarm.dlq_not_empty.arn
+    oldest_message = aws_cloudwatch_metric_alarm.oldest_message.arn
+    bounce_rate    = aws_cloudwatch_metric_alarm.bounce_rate.arn
+    complaint_rate = aws_cloudwatch_metric_alarm.complaint_rate.arn
+  }
 }

@@ -2,16 +2,32 @@ variable "name" {
   description = "Name of the deployment: the queues are NAME and NAME-dlq, the ECS service and roles are named after it."
   type        = string
   default     = "sesq"
+  validation {
+    # The longest name derived from it is the role NAME-execution (IAM: 64).
+    condition     = can(regex("^[A-Za-z0-9_-]{1,54}$", var.name))
+    error_message = "name must be 1 to 54 letters, digits, hyphens or underscores (it names queues, a table, roles and the service)."
+  }
+}
+
+variable "tags" {
+  description = "Tags of every resource the module creates that takes tags (queues, table, roles, policies, log group, task definition, service and its tasks, autoscaling target, alarms, configuration set). They add to the provider's default_tags."
+  type        = map(string)
+  default     = {}
+  nullable    = false
 }
 
 variable "image" {
-  description = "sesq container image, built from the repository's Dockerfile (pin it by digest)."
+  description = "sesq container image, built from the repository's Dockerfile (pin it by digest). The image is a static Go binary for linux/amd64 and linux/arm64: see cpu_architecture."
   type        = string
 }
 
 variable "cluster_arn" {
   description = "ARN of the ECS cluster to run in. Its Container Insights must be on: autoscaling reads RunningTaskCount from it."
   type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/.+$", var.cluster_arn))
+    error_message = "cluster_arn must be an ECS cluster ARN (arn:aws:ecs:REGION:ACCOUNT:cluster/NAME)."
+  }
 }
 
 variable "subnet_ids" {
@@ -31,15 +47,53 @@ variable "assign_public_ip" {
 }
 
 variable "cpu" {
-  description = "Task CPU units."
+  description = "Task CPU units (Fargate: 256, 512, 1024, 2048, 4096, 8192 or 16384; memory must be a size Fargate pairs with it)."
   type        = number
   default     = 256
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.cpu)
+    error_message = "cpu must be a Fargate CPU size: 256, 512, 1024, 2048, 4096, 8192 or 16384."
+  }
 }
 
 variable "memory" {
   description = "Task memory (MiB)."
   type        = number
   default     = 512
+  validation {
+    condition     = var.memory >= 512 && var.memory <= 122880
+    error_message = "memory must be between 512 and 122880 MiB."
+  }
+}
+
+variable "cpu_architecture" {
+  description = "CPU architecture of the tasks: X86_64 or ARM64 (Graviton, cheaper per vCPU; Fargate Spot runs ARM64 on platform version 1.4.0, the latest). The image must have that platform: the repository's Dockerfile builds a static binary for either."
+  type        = string
+  default     = "X86_64"
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "capacity_provider_strategy" {
+  description = "Capacity providers of the service, e.g. [{ capacity_provider = \"FARGATE\", base = 1 }, { capacity_provider = \"FARGATE_SPOT\", weight = 3 }]: sesq drains and hands back its messages on the SIGTERM that precedes a Spot interruption, so Spot suits it. Empty: launch type FARGATE. The cluster must have these capacity providers; switching between a launch type and a strategy replaces the service."
+  type = list(object({
+    capacity_provider = string
+    weight            = optional(number, 1)
+    base              = optional(number, 0)
+  }))
+  default  = []
+  nullable = false
+  validation {
+    condition     = alltrue([for s in var.capacity_provider_strategy : contains(["FARGATE", "FARGATE_SPOT"], s.capacity_provider) && s.weight >= 0 && s.weight <= 1000 && s.base >= 0 && s.base <= 100000])
+    error_message = "capacity_provider_strategy: capacity_provider must be FARGATE or FARGATE_SPOT (the task definition is Fargate's), weight 0 to 1000, base 0 to 100000."
+  }
+  validation {
+    # ECS allows a base on one provider of a strategy.
+    condition     = length([for s in var.capacity_provider_strategy : s if s.base > 0]) <= 1 && (length(var.capacity_provider_strategy) == 0 || anytrue([for s in var.capacity_provider_strategy : s.weight > 0]))
+    error_message = "capacity_provider_strategy: at most one provider may have a base, and at least one needs a weight above 0."
+  }
 }
 
 variable "identity_arns" {
@@ -57,129 +111,316 @@ variable "allowed_identities" {
   default     = []
 }
 
+# Encryption.
+
+variable "kms_key_arn" {
+  description = "ARN of a customer-managed KMS key for the queues (SSE-KMS) and the idempotency table. The task role gets kms:Decrypt and kms:GenerateDataKey on it through SQS and DynamoDB only, and so do the producer and operator policies through SQS; the key's policy must let the account's IAM policies grant it (the default key policy does). null: SQS-managed SSE on the queues and the AWS-managed key on the table."
+  type        = string
+  default     = null
+  validation {
+    # A key ARN, not an alias: IAM grants on an alias ARN do not cover the key.
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias, or null."
+  }
+}
+
+variable "kms_data_key_reuse_period_seconds" {
+  description = "With kms_key_arn: how long SQS reuses a data key before calling KMS again (60 to 86400 s). Longer: fewer KMS calls (and charges), a data key in use longer."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.kms_data_key_reuse_period_seconds >= 60 && var.kms_data_key_reuse_period_seconds <= 86400
+    error_message = "kms_data_key_reuse_period_seconds must be between 60 and 86400."
+  }
+}
+
+# IAM.
+
+variable "iam_role_permissions_boundary" {
+  description = "ARN of the permissions boundary of every role the module creates (task and execution roles). The boundary must allow what the roles are granted (SQS, DynamoDB, SES, and KMS with kms_key_arn). null: none."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.iam_role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.iam_role_permissions_boundary))
+    error_message = "iam_role_permissions_boundary must be an IAM policy ARN (arn:aws:iam::ACCOUNT:policy/NAME) or null."
+  }
+}
+
+variable "iam_role_path" {
+  description = "Path of the roles and managed policies the module creates, e.g. /service/."
+  type        = string
+  default     = "/"
+  nullable    = false
+  validation {
+    condition     = can(regex("^/([A-Za-z0-9+=,.@_-]+/)*$", var.iam_role_path)) && length(var.iam_role_path) <= 512
+    error_message = "iam_role_path must begin and end with / (/, /service/, /teams/mail/)."
+  }
+}
+
 # Worker settings, passed to the container as SESQ_* variables (see the README's configuration table).
 
 variable "concurrency" {
-  description = "SESQ_CONCURRENCY: sends in flight per task."
+  description = "SESQ_CONCURRENCY: sends in flight per task (1..10000)."
   type        = number
   default     = 32
+  validation {
+    condition     = var.concurrency >= 1 && var.concurrency <= 10000 && floor(var.concurrency) == var.concurrency
+    error_message = "concurrency must be a whole number from 1 to 10000."
+  }
 }
 
 variable "batch_size" {
   description = "SESQ_BATCH_SIZE: ReceiveMessage MaxNumberOfMessages (1..10)."
   type        = number
   default     = 10
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10 && floor(var.batch_size) == var.batch_size
+    error_message = "batch_size must be a whole number from 1 to 10 (SQS's ReceiveMessage limit)."
+  }
 }
 
 variable "wait_time_seconds" {
   description = "SESQ_WAIT_TIME and the queue's ReceiveMessageWaitTimeSeconds: long-poll wait (0..20)."
   type        = number
   default     = 20
+  validation {
+    condition     = var.wait_time_seconds >= 0 && var.wait_time_seconds <= 20 && floor(var.wait_time_seconds) == var.wait_time_seconds
+    error_message = "wait_time_seconds must be whole seconds from 0 to 20 (SQS's long-poll limit)."
+  }
 }
 
 variable "visibility_timeout_seconds" {
-  description = "SESQ_VISIBILITY_TIMEOUT and the queue's visibility timeout."
+  description = "SESQ_VISIBILITY_TIMEOUT and the queue's visibility timeout (2 s to 12 h; sesq extends it while it works)."
   type        = number
   default     = 60
+  validation {
+    condition     = var.visibility_timeout_seconds >= 2 && var.visibility_timeout_seconds <= 43200 && floor(var.visibility_timeout_seconds) == var.visibility_timeout_seconds
+    error_message = "visibility_timeout_seconds must be whole seconds from 2 to 43200 (12 h, SQS's limit)."
+  }
 }
 
 variable "max_attempts" {
   description = "SESQ_MAX_ATTEMPTS: send attempts per envelope over all deliveries."
   type        = number
   default     = 8
+  validation {
+    condition     = var.max_attempts >= 1 && floor(var.max_attempts) == var.max_attempts
+    error_message = "max_attempts must be a whole number, at least 1."
+  }
 }
 
 variable "max_receive_count" {
   description = "The source queue's redrive maxReceiveCount; above max_attempts, so the worker's classified routing comes first and SQS's redrive is only the safety net."
   type        = number
   default     = 20
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
+    error_message = "max_receive_count must be a whole number from 1 to 1000 (SQS's limit)."
+  }
 }
 
 variable "backoff_initial" {
   description = "SESQ_BACKOFF_INITIAL: first retry delay."
   type        = string
   default     = "200ms"
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.backoff_initial))
+    error_message = "backoff_initial must be a duration like 200ms, 1s or 1m30s."
+  }
 }
 
 variable "backoff_max" {
   description = "SESQ_BACKOFF_MAX: longest retry delay."
   type        = string
   default     = "30s"
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.backoff_max))
+    error_message = "backoff_max must be a duration like 30s or 5m."
+  }
 }
 
 variable "quota_delay" {
   description = "SESQ_QUOTA_DELAY: wait after a daily quota or sending pause."
   type        = string
   default     = "15m"
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.quota_delay))
+    error_message = "quota_delay must be a duration like 15m or 1h."
+  }
 }
 
 variable "shutdown_timeout_seconds" {
-  description = "SESQ_SHUTDOWN_TIMEOUT: drain time after SIGTERM. The task's stopTimeout is this plus the long-poll wait plus 5 s (at most 120)."
+  description = "SESQ_SHUTDOWN_TIMEOUT: drain time after SIGTERM. The task's stopTimeout is this plus the long-poll wait plus 5 s (at most 120, Fargate's limit and a Spot interruption's notice)."
   type        = number
   default     = 25
+  validation {
+    condition     = var.shutdown_timeout_seconds >= 0 && var.shutdown_timeout_seconds <= 115 && floor(var.shutdown_timeout_seconds) == var.shutdown_timeout_seconds
+    error_message = "shutdown_timeout_seconds must be whole seconds from 0 to 115 (Fargate stops a task at most 120 s after SIGTERM)."
+  }
 }
 
 variable "send_timeout" {
   description = "SESQ_SEND_TIMEOUT: longest single SES call."
   type        = string
   default     = "30s"
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.send_timeout))
+    error_message = "send_timeout must be a duration like 30s."
+  }
 }
 
 variable "http_port" {
   description = "Port of /metrics, /healthz and /readyz (SESQ_HTTP_ADDR=:PORT)."
   type        = number
   default     = 9090
+  validation {
+    condition     = var.http_port >= 1 && var.http_port <= 65535 && floor(var.http_port) == var.http_port
+    error_message = "http_port must be a port number (1 to 65535)."
+  }
 }
 
 variable "log_level" {
   description = "SESQ_LOG_LEVEL: debug, info, warn or error."
   type        = string
   default     = "info"
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "log_level must be debug, info, warn or error."
+  }
 }
 
 variable "log_format" {
   description = "SESQ_LOG_FORMAT: json or text."
   type        = string
   default     = "json"
+  validation {
+    condition     = contains(["json", "text"], var.log_format)
+    error_message = "log_format must be json or text."
+  }
 }
 
 variable "log_retention_days" {
-  description = "CloudWatch Logs retention of the worker's logs."
+  description = "CloudWatch Logs retention of the worker's logs (a value CloudWatch Logs accepts; 0: never expire)."
   type        = number
   default     = 30
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of CloudWatch Logs' retention periods: 0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
 }
 
 # Autoscaling.
 
 variable "min_capacity" {
-  description = "Fewest tasks."
+  description = "Fewest tasks (at most max_capacity)."
   type        = number
   default     = 1
+  validation {
+    condition     = var.min_capacity >= 0 && floor(var.min_capacity) == var.min_capacity
+    error_message = "min_capacity must be a whole number, at least 0."
+  }
 }
 
 variable "max_capacity" {
   description = "Most tasks. The account's SES sending rate is shared by all of them: more tasks than the rate needs only add throttling."
   type        = number
   default     = 10
+  validation {
+    condition     = var.max_capacity >= 1 && floor(var.max_capacity) == var.max_capacity
+    error_message = "max_capacity must be a whole number, at least 1."
+  }
 }
 
 variable "backlog_per_task_target" {
   description = "Target of visible messages per running task. A task sends about concurrency / SES latency messages per second (32 / 0.1 s = 320/s); a target of that many seconds' worth of work (default: 1000, about 3 s) keeps the backlog drained within seconds without scaling on every burst."
   type        = number
   default     = 1000
+  validation {
+    condition     = var.backlog_per_task_target > 0
+    error_message = "backlog_per_task_target must be positive."
+  }
 }
 
 # Alarms.
 
 variable "alarm_topic_arn" {
-  description = "SNS topic for the alarms (dead-letter queue not empty, oldest message too old)."
+  description = "SNS topic the alarms notify (on alarm and on recovery). null: the alarms are created without actions (visible in CloudWatch, notifying no one)."
   type        = string
+  default     = null
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN or null."
+  }
 }
 
 variable "oldest_message_alarm_seconds" {
   description = "Alarm when the oldest message of the source queue is older than this."
   type        = number
   default     = 900
+  validation {
+    condition     = var.oldest_message_alarm_seconds > 0
+    error_message = "oldest_message_alarm_seconds must be positive."
+  }
+}
+
+variable "bounce_rate_alarm_threshold" {
+  description = "Alarm when the account's SES bounce rate (AWS/SES Reputation.BounceRate, a fraction) in this region reaches this. A delegate sender answers for the bounces of the identities it sends for: SES reviews an account at 0.05 (5 %) and may pause its sending at 0.10."
+  type        = number
+  default     = 0.05
+  validation {
+    condition     = var.bounce_rate_alarm_threshold > 0 && var.bounce_rate_alarm_threshold < 0.1
+    error_message = "bounce_rate_alarm_threshold must be a fraction above 0 and below 0.1 (SES may pause sending at 10 %)."
+  }
+}
+
+variable "complaint_rate_alarm_threshold" {
+  description = "Alarm when the account's SES complaint rate (AWS/SES Reputation.ComplaintRate, a fraction) in this region reaches this. SES reviews an account at 0.001 (0.1 %) and may pause its sending at 0.005."
+  type        = number
+  default     = 0.001
+  validation {
+    condition     = var.complaint_rate_alarm_threshold > 0 && var.complaint_rate_alarm_threshold < 0.005
+    error_message = "complaint_rate_alarm_threshold must be a fraction above 0 and below 0.005 (SES may pause sending at 0.5 %)."
+  }
+}
+
+# SES configuration set (in the sending account: the delegate's, this one).
+
+variable "create_configuration_set" {
+  description = "Create an SES configuration set in this region (reputation metrics on) publishing sending events to CloudWatch metrics by sending domain (ses:from-domain), and to configuration_set_sns_topic_arn if given. Producers name it in an envelope's configurationSetName; the task role may send with it."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "configuration_set_name" {
+  description = "Name of the configuration set. null: the name input."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.configuration_set_name == null || can(regex("^[A-Za-z0-9_-]{1,64}$", var.configuration_set_name))
+    error_message = "configuration_set_name must be 1 to 64 letters, digits, hyphens or underscores, or null."
+  }
+}
+
+variable "configuration_set_event_types" {
+  description = "Sending events the configuration set publishes: SEND, REJECT, BOUNCE, COMPLAINT, DELIVERY, DELIVERY_DELAY, RENDERING_FAILURE, OPEN, CLICK, SUBSCRIPTION."
+  type        = list(string)
+  default     = ["SEND", "REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "DELIVERY_DELAY", "RENDERING_FAILURE"]
+  nullable    = false
+  validation {
+    condition     = length(var.configuration_set_event_types) > 0 && alltrue([for t in var.configuration_set_event_types : contains(["SEND", "REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "DELIVERY_DELAY", "RENDERING_FAILURE", "OPEN", "CLICK", "SUBSCRIPTION"], t)])
+    error_message = "configuration_set_event_types must be a non-empty list of SEND, REJECT, BOUNCE, COMPLAINT, DELIVERY, DELIVERY_DELAY, RENDERING_FAILURE, OPEN, CLICK, SUBSCRIPTION."
+  }
+}
+
+variable "configuration_set_sns_topic_arn" {
+  description = "With create_configuration_set: also publish the events to this SNS topic (one notification per event, e.g. to suppress addresses that bounce). If the topic is encrypted with a customer-managed key, that key's policy must let SES use it. null: CloudWatch only."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.configuration_set_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", var.configuration_set_sns_topic_arn))
+    error_message = "configuration_set_sns_topic_arn must be an SNS topic ARN or null."
+  }
 }
 
 # Transport.
@@ -198,6 +439,10 @@ variable "smtp_port" {
   description = "SESQ_SMTP_PORT: 587 or 2587 (STARTTLS), 465 or 2465 (TLS)."
   type        = number
   default     = 587
+  validation {
+    condition     = contains([587, 2587, 465, 2465], var.smtp_port)
+    error_message = "smtp_port must be 587 or 2587 (STARTTLS), 465 or 2465 (TLS)."
+  }
 }
 
 variable "smtp_endpoint" {
@@ -210,24 +455,40 @@ variable "smtp_tls" {
   description = "SESQ_SMTP_TLS: starttls or tls; empty: by port."
   type        = string
   default     = ""
+  validation {
+    condition     = contains(["", "starttls", "tls"], var.smtp_tls)
+    error_message = "smtp_tls must be starttls, tls or empty (by port)."
+  }
 }
 
 variable "smtp_credentials_secret_arn" {
   description = "With transport smtp: a Secrets Manager secret whose value is a JSON object mapping each region to its SES SMTP credentials, {\"us-east-1\": {\"username\": ..., \"password\": ...}, \"eu-west-1\": {...}}, handed to the container as SESQ_SMTP_CREDENTIALS (SES SMTP passwords are per region). Fargate tasks have temporary role credentials, from which no SMTP password can be derived."
   type        = string
   default     = ""
+  validation {
+    condition     = var.smtp_credentials_secret_arn == "" || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.smtp_credentials_secret_arn))
+    error_message = "smtp_credentials_secret_arn must be a Secrets Manager secret ARN or empty."
+  }
 }
 
 variable "send_rate" {
   description = "SESQ_SEND_RATE: the SES send rate quota per region each task works under; 0: the account's quota from GetSendQuota. Each task starts below it and adapts to SES's throttles."
   type        = number
   default     = 0
+  validation {
+    condition     = var.send_rate >= 0
+    error_message = "send_rate must not be negative."
+  }
 }
 
 variable "idempotency_ttl" {
   description = "SESQ_IDEMPOTENCY_TTL: how long the fleet's idempotency table remembers a sent envelope id (a redelivery within it is deleted unsent)."
   type        = string
   default     = "24h"
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.idempotency_ttl))
+    error_message = "idempotency_ttl must be a duration like 24h."
+  }
 }
 
 variable "max_deferrals" {
@@ -244,4 +505,8 @@ variable "ledger_key_secret_arn" {
   description = "A Secrets Manager secret whose value (at least 16 random bytes) signs the ledger sesq keeps on the messages it puts back, handed to the container as SESQ_LEDGER_KEY; one secret for the whole fleet. Empty: the key is derived from the queue URL, which refuses copied or stale ledgers but not one forged on purpose by a producer who knows the URL."
   type        = string
   default     = ""
+  validation {
+    condition     = var.ledger_key_secret_arn == "" || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.ledger_key_secret_arn))
+    error_message = "ledger_key_secret_arn must be a Secrets Manager secret ARN or empty."
+  }
 }

@@ -1,0 +1,207 @@
+# A sesq fleet with every option of the module: a customer-managed KMS key
+# for the queues and the idempotency table, roles under a path and a
+# permissions boundary, tags (with the provider's default_tags), Graviton
+# (ARM64) tasks mostly on Fargate Spot, the SES v2 API, a ledger key from
+# Secrets Manager, alarms to an SNS topic, and a configuration set whose
+# events go to CloudWatch and to a second topic. It creates the ECS cluster
+# (Container Insights on, Fargate and Fargate Spot capacity providers), the
+# key and the topics; the network, the boundary and the identities are yours.
+#
+#   tofu init && tofu apply -var-file=my.tfvars     (or terraform)
+
+terraform {
+  required_version = ">= 1.6.0"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.30, < 7.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+  # Tags every resource of the provider, the module's included; the module's
+  # tags input adds to them.
+  default_tags {
+    tags = {
+      Project   = "sesq"
+      ManagedBy = "terraform"
+    }
+  }
+}
+
+variable "region" {
+  description = "Region of the queues, the service, the configuration set and the reputation alarms: the region of the identities, for the configuration set to serve them."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "image" {
+  description = "The sesq image for linux/arm64, e.g. 111122223333.dkr.ecr.us-east-1.amazonaws.com/sesq@sha256:... (docker buildx build --platform linux/arm64)."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets with a route to SQS, DynamoDB, SES and KMS (NAT or VPC endpoints)."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the tasks: outbound HTTPS only."
+  type        = list(string)
+}
+
+variable "identity_arns" {
+  description = "Identities the fleet sends for, authorized by their owners (../identity-owner)."
+  type        = list(string)
+}
+
+variable "permissions_boundary_arn" {
+  description = "The organization's permissions boundary for roles. It must allow SQS, DynamoDB, SES and KMS, the actions the module grants."
+  type        = string
+}
+
+variable "ledger_key_secret_arn" {
+  description = "A Secrets Manager secret of at least 16 random bytes, e.g. aws secretsmanager create-secret --name sesq/ledger-key --secret-string \"$(openssl rand -base64 32)\"."
+  type        = string
+}
+
+variable "environment" {
+  description = "Tag of this deployment."
+  type        = string
+  default     = "production"
+}
+
+# The cluster. Autoscaling reads RunningTaskCount from Container Insights,
+# and the service's strategy needs both Fargate capacity providers on it.
+
+resource "aws_ecs_cluster" "sesq" {
+  name = "sesq"
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_ecs_cluster_capacity_providers" "sesq" {
+  cluster_name       = aws_ecs_cluster.sesq.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+}
+
+locals {
+  # The cluster's ARN once its capacity providers are set, so that the
+  # service, which names them, is created after them.
+  cluster_arn = aws_ecs_cluster_capacity_providers.sesq.cluster_name == "" ? "" : aws_ecs_cluster.sesq.arn
+}
+
+# The key of the queues and the table. Its default policy lets the account's
+# IAM policies grant it: the module grants the task role, the producers and
+# the operators its use through SQS (and DynamoDB) only.
+resource "aws_kms_key" "sesq" {
+  description             = "sesq queues and idempotency table"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+}
+
+resource "aws_kms_alias" "sesq" {
+  name          = "alias/sesq"
+  target_key_id = aws_kms_key.sesq.key_id
+}
+
+# Alarms notify this topic. (CloudWatch cannot publish to a topic encrypted
+# with the AWS-managed SNS key; a customer-managed key would need a policy
+# for cloudwatch.amazonaws.com.)
+resource "aws_sns_topic" "alarms" {
+  name = "sesq-alarms"
+}
+
+# The configuration set's bounces, complaints, rejects and deliveries, one
+# notification each, e.g. for a consumer that suppresses bouncing addresses.
+resource "aws_sns_topic" "ses_events" {
+  name = "sesq-ses-events"
+}
+
+module "sesq" {
+  source = "../../modules/sesq"
+
+  name               = "sesq"
+  image              = var.image
+  cluster_arn        = local.cluster_arn
+  subnet_ids         = var.subnet_ids
+  security_group_ids = var.security_group_ids
+  identity_arns      = var.identity_arns
+
+  tags = {
+    Environment = var.environment
+    CostCenter  = "mail"
+  }
+
+  # Encryption.
+  kms_key_arn                       = aws_kms_key.sesq.arn
+  kms_data_key_reuse_period_seconds = 3600
+
+  # IAM.
+  iam_role_permissions_boundary = var.permissions_boundary_arn
+  iam_role_path                 = "/sesq/"
+
+  # Graviton, one task on Fargate and the rest mostly on Fargate Spot: a
+  # Spot interruption is a SIGTERM two minutes ahead, and sesq drains and
+  # hands back its messages within its stop timeout.
+  cpu_architecture = "ARM64"
+  capacity_provider_strategy = [
+    { capacity_provider = "FARGATE", base = 1, weight = 1 },
+    { capacity_provider = "FARGATE_SPOT", weight = 3 },
+  ]
+  cpu          = 512
+  memory       = 1024
+  min_capacity = 2
+  max_capacity = 20
+
+  # The worker.
+  transport             = "api-v2"
+  concurrency           = 64
+  ledger_key_secret_arn = var.ledger_key_secret_arn
+  log_retention_days    = 90
+
+  # Alarms, and the reputation the account answers for.
+  alarm_topic_arn                = aws_sns_topic.alarms.arn
+  oldest_message_alarm_seconds   = 600
+  bounce_rate_alarm_threshold    = 0.04
+  complaint_rate_alarm_threshold = 0.0008
+
+  # A configuration set producers name in configurationSetName.
+  create_configuration_set        = true
+  configuration_set_sns_topic_arn = aws_sns_topic.ses_events.arn
+  configuration_set_event_types   = ["REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "RENDERING_FAILURE"]
+}
+
+output "queue_url" {
+  description = "SESQ_QUEUE_URL for producers."
+  value       = module.sesq.queue_url
+}
+
+output "dead_letter_queue_url" {
+  description = "SESQ_DLQ_URL for `sesq dlq`."
+  value       = module.sesq.dead_letter_queue_url
+}
+
+output "task_role_arn" {
+  description = "Give this to each identity owner (../identity-owner's delegate_role_arn)."
+  value       = module.sesq.task_role_arn
+}
+
+output "producer_policy_arn" {
+  description = "Attach to producers' roles (includes the key's use through SQS)."
+  value       = module.sesq.producer_policy_arn
+}
+
+output "operator_policy_arn" {
+  description = "Attach to operators' roles."
+  value       = module.sesq.operator_policy_arn
+}
+
+output "configuration_set_name" {
+  description = "Producers put this in configurationSetName."
+  value       = module.sesq.configuration_set_name
+}
