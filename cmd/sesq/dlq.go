@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -18,8 +17,8 @@ import (
 
 const dlqUsage = `usage:
   sesq dlq inspect [--json]
-  sesq dlq replay  [filters] [--to URL] [--max N] [--rate N] [--max-replays K] [--include-invalid] [--dry-run]
-  sesq dlq purge   [filters] --yes
+  sesq dlq replay  [filters] [--to URL] [--max N] [--rate N] [--max-replays K] [--include-invalid] [--dry-run] [--json]
+  sesq dlq purge   [filters] --yes [--json]
 
 filters: --reason R  --error-code C  --identity GLOB  --region R  --older-than D  --newer-than D
 (D is a duration like 90m, 36h or 7d). The queue is SESQ_DLQ_URL; replay's target is SESQ_QUEUE_URL unless --to.`
@@ -29,6 +28,9 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return &usageError{dlqUsage}
 	}
 	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, dlqUsage)
+		return errHelp
 	case "inspect":
 		return dlqInspect(ctx, args[1:], stdout)
 	case "replay":
@@ -37,18 +39,6 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return dlqPurge(ctx, args[1:], stdout)
 	}
 	return &usageError{fmt.Sprintf("unknown dlq command %q\n%s", args[0], dlqUsage)}
-}
-
-// parseFlags parses a dlq subcommand's flags; a mistake is a usage error.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		return &usageError{fmt.Sprintf("dlq %s: %v\n%s", fs.Name(), err, dlqUsage)}
-	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("dlq %s: unexpected argument %q\n%s", fs.Name(), fs.Arg(0), dlqUsage)}
-	}
-	return nil
 }
 
 // days is a flag.Value for durations that also takes whole days ("7d").
@@ -102,9 +92,9 @@ func dlqClient(ctx context.Context) (config.Config, deadletter.Queue, error) {
 }
 
 func dlqInspect(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	fs := newFlags("dlq inspect", "sesq dlq inspect [--json]", stdout)
 	asJSON := fs.Bool("json", false, "print one JSON array of groups")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args, 0); err != nil {
 		return err
 	}
 	cfg, q, err := dlqClient(ctx)
@@ -116,9 +106,7 @@ func dlqInspect(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(groups)
+		return printJSON(stdout, groups)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "REASON\tERROR CODE\tREGION\tIDENTITY\tCOUNT\tOLDEST\tNEWEST")
@@ -141,8 +129,9 @@ func dash(s string) string {
 }
 
 func dlqReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	filter := filterFlags(fs)
+	fs := newFlags("dlq replay", "sesq dlq replay [filters] [--to URL] [--max N] [--rate N] [--max-replays K] [--include-invalid] [--dry-run] [--json]", stdout)
+	filter := filterFlags(fs.FlagSet)
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	opts := deadletter.ReplayOptions{}
 	fs.StringVar(&opts.To, "to", "", "target queue URL (default SESQ_QUEUE_URL)")
 	fs.IntVar(&opts.Max, "max", 0, "move at most N messages (0: all)")
@@ -150,7 +139,7 @@ func dlqReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&opts.MaxReplays, "max-replays", 3, "skip messages replayed this often already")
 	fs.BoolVar(&opts.IncludeInvalid, "include-invalid", false, "replay reason invalid too")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "report what would move, move nothing")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args, 0); err != nil {
 		return err
 	}
 	if opts.Max < 0 || opts.Rate < 0 || opts.MaxReplays < 0 {
@@ -183,8 +172,15 @@ func dlqReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if opts.DryRun {
 		verb = "would move"
 	}
-	fmt.Fprintf(stdout, "%s %d to %s; skipped %d (filter %d, max-replays %d, invalid %d); failed %d; %.1fs\n",
-		verb, sum.Moved, opts.To, sum.Skipped(), sum.Filtered, sum.SkippedReplays, sum.SkippedInvalid, sum.Failed, sum.Elapsed.Seconds())
+	if *asJSON {
+		printJSON(stdout, map[string]any{
+			"dryRun": opts.DryRun, "to": opts.To, "moved": sum.Moved, "skipped": sum.Skipped(), "filtered": sum.Filtered,
+			"skippedReplays": sum.SkippedReplays, "skippedInvalid": sum.SkippedInvalid, "failed": sum.Failed, "seconds": sum.Elapsed.Seconds(),
+		})
+	} else {
+		fmt.Fprintf(stdout, "%s %d to %s; skipped %d (filter %d, max-replays %d, invalid %d); failed %d; %.1fs\n",
+			verb, sum.Moved, opts.To, sum.Skipped(), sum.Filtered, sum.SkippedReplays, sum.SkippedInvalid, sum.Failed, sum.Elapsed.Seconds())
+	}
 	if err != nil {
 		return err
 	}
@@ -213,10 +209,11 @@ func isTerminal(w io.Writer) bool {
 }
 
 func dlqPurge(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
-	filter := filterFlags(fs)
+	fs := newFlags("dlq purge", "sesq dlq purge [filters] --yes [--json]", stdout)
+	filter := filterFlags(fs.FlagSet)
 	yes := fs.Bool("yes", false, "really delete")
-	if err := parseFlags(fs, args); err != nil {
+	asJSON := fs.Bool("json", false, "print what was deleted and the summary as JSON")
+	if err := fs.parse(args, 0); err != nil {
 		return err
 	}
 	if !*yes {
@@ -227,11 +224,19 @@ func dlqPurge(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	sum, err := deadletter.Purge(ctx, q, cfg.DLQURL, *filter, time.Now())
-	for _, e := range sum.Deleted {
-		fmt.Fprintf(stdout, "deleted %s reason=%s error-code=%s region=%s identity=%s failed-at=%s\n",
-			e.MessageID, e.Reason, dash(e.ErrorCode), dash(e.Region), dash(e.Identity), e.FailedAt.UTC().Format(time.RFC3339))
+	if *asJSON {
+		deleted := sum.Deleted
+		if deleted == nil {
+			deleted = []deadletter.Entry{}
+		}
+		printJSON(stdout, map[string]any{"deleted": deleted, "kept": sum.Kept, "failed": sum.Failed})
+	} else {
+		for _, e := range sum.Deleted {
+			fmt.Fprintf(stdout, "deleted %s reason=%s error-code=%s region=%s identity=%s failed-at=%s\n",
+				e.MessageID, e.Reason, dash(e.ErrorCode), dash(e.Region), dash(e.Identity), e.FailedAt.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintf(stdout, "deleted %d, kept %d, failed %d\n", len(sum.Deleted), sum.Kept, sum.Failed)
 	}
-	fmt.Fprintf(stdout, "deleted %d, kept %d, failed %d\n", len(sum.Deleted), sum.Kept, sum.Failed)
 	if err != nil {
 		return err
 	}

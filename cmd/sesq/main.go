@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 )
@@ -38,12 +39,13 @@ func (e *usageError) Error() string { return e.msg }
 const usage = `usage:
   sesq run                  run the worker until SIGTERM or SIGINT
   sesq enqueue [--dry-run] [FILE|-]   validate envelopes (JSON lines) and enqueue the valid ones
-  sesq queues create NAME   create NAME and NAME-dlq with a redrive policy
+  sesq queues create [--json] NAME   create NAME and NAME-dlq with a redrive policy
   sesq dlq inspect|replay|purge   look into, replay or purge the dead-letter queue
-  sesq health [HOST:PORT]   exit 0 when the worker's /healthz answers OK
-  sesq version              print the version
+  sesq health [--json] [HOST:PORT]   exit 0 when the worker's /healthz answers OK
+  sesq version [--json]     print the version
 
-Configuration comes from SESQ_* variables and the AWS SDK's own (see README).`
+Every command takes -h. Configuration comes from SESQ_* variables and the AWS SDK's own
+(see README).`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -72,7 +74,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "health":
 		err = cmdHealth(ctx, args[1:], stdout)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "sesq", versionString())
+		err = cmdVersion(args[1:], stdout)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprintln(stdout, usage)
 	default:
@@ -87,6 +89,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	case errors.Is(err, errSilentFailure):
 		return exitFailed
+	case errors.Is(err, errHelp):
+		return exitOK
 	default:
 		fmt.Fprintln(stderr, "sesq:", err)
 		return exitFailed
@@ -95,6 +99,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // errSilentFailure: the command failed and has said why already.
 var errSilentFailure = errors.New("failed")
+
+func cmdVersion(args []string, stdout io.Writer) error {
+	fs := newFlags("version", "sesq version [--json]", stdout)
+	asJSON := fs.Bool("json", false, `print {"version": …, "go": …}`)
+	if err := fs.parse(args, 0); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, map[string]string{"version": versionString(), "go": runtime.Version()})
+	}
+	fmt.Fprintln(stdout, "sesq", versionString())
+	return nil
+}
 
 func versionString() string {
 	if version != "" {

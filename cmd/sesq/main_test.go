@@ -124,12 +124,22 @@ func TestQueuesEnqueueRunWithSESLocal(t *testing.T) {
 	}
 	vars := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		k, v, _ := strings.Cut(line, "=")
+		k, v, _ := strings.Cut(strings.TrimPrefix(line, "export "), "=")
 		vars[k] = v
 	}
 	qURL, dlqURL := vars["SESQ_QUEUE_URL"], vars["SESQ_DLQ_URL"]
 	if !strings.HasSuffix(qURL, "/quickstart") || !strings.HasSuffix(dlqURL, "/quickstart-dlq") {
 		t.Fatalf("queues create printed %q", out)
+	}
+	// README's quick start: eval "$(sesq queues create NAME)" exports them
+	// to what the shell runs next (queues create is idempotent).
+	sh := exec.Command("sh", "-c", `eval "$("$SESQ" queues create quickstart)" && sh -c 'echo "$SESQ_QUEUE_URL $SESQ_DLQ_URL"'`)
+	sh.Env = append(env, "SESQ="+bin)
+	if got, err := sh.Output(); err != nil || strings.TrimSpace(string(got)) != qURL+" "+dlqURL {
+		t.Errorf("eval of queues create: a child process sees %q (%v), want %q", got, err, qURL+" "+dlqURL)
+	}
+	if out, _, code := sesq(t, env, "", "queues", "create", "--json", "quickstart"); code != 0 || !strings.Contains(out, `"SESQ_QUEUE_URL": "`+qURL+`"`) {
+		t.Errorf("queues create --json: exit %d, %q", code, out)
 	}
 	client := testkit.NewSQS(emu.Fauxqs.URL)
 	attrs, err := client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(qURL), AttributeNames: []sqstypesName{"RedrivePolicy"}})

@@ -96,6 +96,7 @@ func run(bin string, keep bool, httpAddr, transport string) error {
 	fmt.Print(indent(string(out)))
 	vars := map[string]string{}
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		l = strings.TrimPrefix(l, "export ")
 		k, v, _ := strings.Cut(l, "=")
 		vars[k] = v
 		env = append(env, l)

@@ -32,6 +32,8 @@ func TestComposeCheckRefusesBrokenFiles(t *testing.T) {
 		{"unknown variable", "SESQ_CONCURRENCY:", "SESQ_CONCURENCY:", "does not read"},
 		{"missing dead-letter queue", "      SESQ_DLQ_URL: http://sqs.us-east-1.localhost.localstack.cloud:4566/000000000000/sesq-dlq\n", "", "does not get SESQ_DLQ_URL"},
 		{"not built here", "dockerfile: Dockerfile", "dockerfile: Other.Dockerfile", "Dockerfile"},
+		{"health check blind to the hook", `head -n 1 /tmp/sesq-init.status 2>/dev/null | grep -qx ready`, `awslocal sqs get-queue-url --queue-name sesq`, "does not read the init hook's status"},
+		{"no send rate", "      SESQ_SEND_RATE: \"50\"\n", "", "does not get SESQ_SEND_RATE"},
 	}
 	for _, c := range cases {
 		if !strings.Contains(good, c.old) {

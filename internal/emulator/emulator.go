@@ -86,7 +86,7 @@ func start(ctx context.Context, name, dir string, logw io.Writer, health string,
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), env...)
 		cmd.Stdout, cmd.Stderr = logw, logw
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.SysProcAttr = processGroup()
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
@@ -129,11 +129,11 @@ func (p *Process) Stop() {
 	if p == nil || p.cmd.Process == nil {
 		return
 	}
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	signalGroup(p.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		signalGroup(p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
 	}
 }
