@@ -103,6 +103,7 @@ fuzz:
 	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzParseIdentityARN$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzDuplicateKeyScan$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/ledger/ -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./internal/telemetry/ -run '^$$' -fuzz '^FuzzParseXRay$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # The benchmark harness in ../shared/bench (see its README) against sesq and
 # the peers in the same run: backlog 20 000, SES latency 50 ms, concurrency 32.

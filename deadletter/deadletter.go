@@ -56,14 +56,17 @@ type Failure struct {
 	At       time.Time
 }
 
-// Write sends the original body, byte for byte, to the dead-letter queue with
-// the failure attributes and as many of the producer's attributes as room is
-// left for. The caller deletes the source message only when Write succeeded.
-func (w *Writer) Write(ctx context.Context, body string, attrs map[string]types.MessageAttributeValue, f Failure) error {
+// Write sends message m, received from the source queue, to the
+// dead-letter queue: its body byte for byte, the failure attributes, as
+// many of the producer's attributes as room is left for, and its X-Ray
+// trace header. The caller deletes the source message only when Write
+// succeeded.
+func (w *Writer) Write(ctx context.Context, m types.Message, f Failure) error {
 	_, err := w.Client.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:          aws.String(w.QueueURL),
-		MessageBody:       aws.String(body),
-		MessageAttributes: Attributes(attrs, f, w.SourceQueue),
+		QueueUrl:                aws.String(w.QueueURL),
+		MessageBody:             m.Body,
+		MessageAttributes:       Attributes(m.MessageAttributes, f, w.SourceQueue),
+		MessageSystemAttributes: CarriedSystem(m),
 	})
 	if err != nil {
 		return fmt.Errorf("write to dead-letter queue (reason %s): %w", f.Reason, err)
@@ -94,8 +97,9 @@ func Attributes(orig map[string]types.MessageAttributeValue, f Failure, sourceQu
 }
 
 // Carried lists the attributes of orig that sesq carries along when it
-// writes a message again, in order of preference: sesq-replays, then the
-// producer's by name. sesq's own bookkeeping attributes are left out.
+// writes a message again, in order of preference: sesq-replays, the W3C
+// trace context (traceparent, tracestate), then the producer's others by
+// name. sesq's own bookkeeping attributes are left out.
 func Carried(orig map[string]types.MessageAttributeValue) []string {
 	keys := make([]string, 0, len(orig))
 	for k := range orig {
@@ -104,12 +108,41 @@ func Carried(orig map[string]types.MessageAttributeValue) []string {
 		}
 	}
 	sort.Slice(keys, func(i, j int) bool {
-		if (keys[i] == AttrReplays) != (keys[j] == AttrReplays) {
-			return keys[i] == AttrReplays
+		if ri, rj := rank(keys[i]), rank(keys[j]); ri != rj {
+			return ri < rj
 		}
 		return keys[i] < keys[j]
 	})
 	return keys
+}
+
+// rank orders carried attributes: sesq-replays first (a replay limit must
+// hold), the trace context next (a trace must not break on the way through
+// sesq), the rest after.
+func rank(k string) int {
+	switch k {
+	case AttrReplays:
+		return 0
+	case "traceparent":
+		return 1
+	case "tracestate":
+		return 2
+	}
+	return 3
+}
+
+// CarriedSystem is the system attribute sesq carries along when it writes
+// a message again: its X-Ray trace header (AWSTraceHeader, the one system
+// attribute a sender may set), so that the message's trace goes on. nil
+// when it has none.
+func CarriedSystem(m types.Message) map[string]types.MessageSystemAttributeValue {
+	h := m.Attributes[string(types.MessageSystemAttributeNameAWSTraceHeader)]
+	if h == "" {
+		return nil
+	}
+	return map[string]types.MessageSystemAttributeValue{
+		string(types.MessageSystemAttributeNameForSendsAWSTraceHeader): {DataType: aws.String("String"), StringValue: aws.String(h)},
+	}
 }
 
 func str(s string) types.MessageAttributeValue {

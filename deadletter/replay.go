@@ -65,8 +65,8 @@ type ReplaySummary struct {
 func (s ReplaySummary) Skipped() int { return s.Filtered + s.SkippedReplays + s.SkippedInvalid }
 
 // Replay moves matching messages from the dead-letter queue at dlqURL to
-// opts.To: the body byte for byte, the producer's attributes, sesq's own
-// attributes dropped (the failure attributes, a ledger) and sesq-replays
+// opts.To: the body byte for byte, the producer's attributes and the X-Ray
+// trace header (so the message's trace goes on), sesq's own attributes dropped (the failure attributes, a ledger) and sesq-replays
 // counted up: a replayed message starts with a fresh attempt budget. A message is deleted from
 // the dead-letter queue only after the target accepted it; whatever is not
 // moved is made visible again. The error reports a failure to read the
@@ -149,7 +149,8 @@ func move(ctx context.Context, q Queue, s *scanner, dlqURL, to string, msgs []ty
 			replays, _ = strconv.Atoi(aws.ToString(v.StringValue))
 		}
 		attrs[AttrReplays] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(strconv.Itoa(replays + 1))}
-		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: m.Body, MessageAttributes: attrs}
+		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: m.Body, MessageAttributes: attrs,
+			MessageSystemAttributes: CarriedSystem(m)}
 	}
 	out, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(to), Entries: entries})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // SQS limits on one SendMessageBatch call.
@@ -25,6 +27,11 @@ type BatchSender interface {
 // Producer enqueues envelopes on a sesq queue with SendMessageBatch. It
 // validates before sending, so an envelope that could never be sent is refused
 // at the producer instead of dead-lettered later.
+//
+// When the context carries an OpenTelemetry span (or a remote span
+// context), every message carries its W3C trace context, the traceparent
+// and tracestate message attributes, and sesq's worker continues that
+// trace into the SES call. Without one, nothing is added.
 type Producer struct {
 	Client   BatchSender
 	QueueURL string
@@ -60,13 +67,20 @@ func (p *Producer) EnqueueBodies(ctx context.Context, bodies [][]byte) ([]Result
 }
 
 func (p *Producer) send(ctx context.Context, bodies [][]byte, results []Result) ([]Result, error) {
+	attrs := traceAttributes(ctx)
+	// SQS counts message attributes, names and types included, toward a
+	// message's size.
+	extra := 0
+	for k, v := range attrs {
+		extra += len(k) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
+	}
 	var batch []int
 	size := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := p.sendBatch(ctx, bodies, batch, results)
+		err := p.sendBatch(ctx, bodies, batch, attrs, results)
 		batch, size = batch[:0], 0
 		return err
 	}
@@ -78,29 +92,67 @@ func (p *Producer) send(ctx context.Context, bodies [][]byte, results []Result) 
 			results[i].Err = err
 			continue
 		}
-		if len(b) > maxBatchBytes {
+		n := len(b) + extra
+		if n > maxBatchBytes {
 			results[i].Err = fmt.Errorf("body is %d bytes, over the SQS limit of %d", len(b), maxBatchBytes)
+			if extra > 0 {
+				results[i].Err = fmt.Errorf("body is %d bytes, over the SQS limit of %d less %d for the trace context", len(b), maxBatchBytes, extra)
+			}
 			continue
 		}
-		if len(batch) == maxBatchEntries || size+len(b) > maxBatchBytes {
+		if len(batch) == maxBatchEntries || size+n > maxBatchBytes {
 			if err := flush(); err != nil {
 				return results, err
 			}
 		}
 		batch = append(batch, i)
-		size += len(b)
+		size += n
 	}
 	return results, flush()
 }
 
-// sendBatch sends one batch, retrying entries SQS failed on its side (not the
-// sender's fault) a few times.
-func (p *Producer) sendBatch(ctx context.Context, bodies [][]byte, idx []int, results []Result) error {
+// traceAttributes is the W3C trace context of ctx's span as message
+// attributes (traceparent, and tracestate when it has one), nil when ctx
+// carries no valid span context.
+func traceAttributes(ctx context.Context) map[string]types.MessageAttributeValue {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return nil
+	}
+	c := AttributeCarrier{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	return c
+}
+
+// AttributeCarrier is SQS message attributes as OpenTelemetry's
+// propagation.TextMapCarrier: the trace context travels in String
+// attributes (traceparent, tracestate).
+type AttributeCarrier map[string]types.MessageAttributeValue
+
+// Get returns the attribute's string value, "" when absent.
+func (c AttributeCarrier) Get(key string) string { return aws.ToString(c[key].StringValue) }
+
+// Set sets a String attribute.
+func (c AttributeCarrier) Set(key, value string) {
+	c[key] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(value)}
+}
+
+// Keys lists the attributes' names.
+func (c AttributeCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// sendBatch sends one batch, each message with attrs, retrying entries SQS
+// failed on its side (not the sender's fault) a few times.
+func (p *Producer) sendBatch(ctx context.Context, bodies [][]byte, idx []int, attrs map[string]types.MessageAttributeValue, results []Result) error {
 	pending := append([]int(nil), idx...)
 	for try := 0; len(pending) > 0; try++ {
 		entries := make([]types.SendMessageBatchRequestEntry, len(pending))
 		for j, i := range pending {
-			entries[j] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(bodies[i]))}
+			entries[j] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(bodies[i])), MessageAttributes: attrs}
 		}
 		out, err := p.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: entries})
 		if err != nil {

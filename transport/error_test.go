@@ -94,3 +94,21 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricCodeIsBounded(t *testing.T) {
+	table := map[string]transport.Class{"MessageRejected": transport.Rejected}
+	for code, want := range map[string]string{
+		"":                       "",
+		"MessageRejected":        "MessageRejected",
+		"AccessDenied":           "AccessDenied", // every AWS API's
+		transport.CodeTimeout:    transport.CodeTimeout,
+		transport.CodeThrottling: transport.CodeThrottling,
+		"SomethingNewFromSES":    transport.CodeOther,
+		"messagerejected":        transport.CodeOther,
+		"SMTP550 5.1.1 <a@b.c>":  transport.CodeOther,
+	} {
+		if got := transport.MetricCode(code, table); got != want {
+			t.Errorf("MetricCode(%q) = %q, want %q", code, got, want)
+		}
+	}
+}

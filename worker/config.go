@@ -29,7 +29,7 @@ type Config struct {
 
 	// LedgerKey signs the ledger the worker keeps on messages it puts
 	// back; every worker of the queue must share it. Empty: derived from the
-	// queue URLs (see README, Delivery semantics).
+	// queue URLs (see docs/delivery.md).
 	LedgerKey string
 	// AllowedIdentities are identity ARN globs the worker may send for;
 	// empty: every identity.

@@ -89,13 +89,20 @@ func (w *Worker) open(m types.Message, now time.Time) *delivery {
 // shutdown deadline (sends in flight are cut off then).
 func (w *Worker) handle(ctx, work context.Context, m types.Message) {
 	d := w.open(m, time.Now())
+	var end func(MessageEnd)
+	if w.tracer != nil {
+		work, end = w.tracer.StartMessage(work, w.cfg.QueueURL, m)
+	}
 	dec := w.decide(ctx, work, d)
 	// Settling the claim and recording the outcome (a dead-letter write, a
 	// re-enqueue) are short and let finish even past the shutdown deadline.
 	actCtx, cancel := context.WithTimeout(context.WithoutCancel(work), actTimeout)
 	defer cancel()
 	w.settleClaim(actCtx, d, dec.Claim)
-	w.act(actCtx, d, dec)
+	dec = w.act(actCtx, d, dec)
+	if end != nil {
+		end(d.traceEnd(dec))
+	}
 }
 
 // state is the decision table's view of a delivery at now.
@@ -196,6 +203,10 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision 
 			return unsent(w.policy.Decide(retry.Outcome{Class: retry.Expired, Code: retry.CodeExpired, Message: "notAfter passed before the message could be sent"}, s))
 		}
 		callCtx, cancel := context.WithTimeout(work, w.cfg.SendTimeout)
+		var endSend func(SendEnd)
+		if w.tracer != nil {
+			callCtx, endSend = w.tracer.StartSend(callCtx, SendStart{Region: region, Action: env.Action, Call: transport.Describe(w.transport, env.Action)})
+		}
 		began := time.Now()
 		id, err := w.transport.Send(callCtx, env)
 		cancel()
@@ -208,6 +219,9 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision 
 			var te *transport.Error
 			o.Class, o.Code = retry.Retry, retry.CodeTimeout
 			o.Uncertain = !errors.As(err, &te) || te.Uncertain
+		}
+		if endSend != nil {
+			endSend(SendEnd{Failed: err != nil, Code: o.Code, Message: o.Message, MessageID: id})
 		}
 		s.Now, s.Stopping = time.Now(), ctx.Err() != nil
 		if o.Class == retry.Unavailable {
@@ -298,7 +312,7 @@ func (w *Worker) settleClaim(ctx context.Context, d *delivery, what retry.ClaimA
 // observe lets the region's breaker and limiter and the metrics see a
 // send's outcome; they never change the decision.
 func (w *Worker) observe(region string, action string, o retry.Outcome, dec retry.Decision, ticket ratelimit.Ticket, limit *ratelimit.AIMD, took time.Duration, cutOff bool) {
-	w.metrics.SESCall(region, action, took, o.Class == retry.Throttled)
+	w.metrics.SESCall(region, action, transport.CodeLabel(w.transport, o.Code), took, o.Class == retry.Throttled)
 	switch o.Class {
 	case retry.Throttled:
 		limit.Throttled(ticket)
@@ -323,10 +337,12 @@ func (w *Worker) observe(region string, action string, o retry.Outcome, dec retr
 	}
 }
 
-// act carries out a decision. A message leaves the queue only once its fate
-// is safe elsewhere: sent, written to the dead-letter queue, or put back as
-// a new message that carries its ledger.
-func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) {
+// act carries out a decision and returns the one that stands: when the
+// dead-letter write fails, the message goes back with its reason instead.
+// A message leaves the queue only once its fate is safe elsewhere: sent,
+// written to the dead-letter queue, or put back as a new message that
+// carries its ledger.
+func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) retry.Decision {
 	w.flight.untrack(d.handle)
 	switch dec.Action {
 	case retry.Delete:
@@ -335,7 +351,7 @@ func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) {
 			w.metrics.QueueLag(time.Since(d.sent))
 		}
 	case retry.DeadLetter:
-		err := w.dlq.Write(ctx, d.body, d.msg.MessageAttributes, deadletter.Failure{
+		err := w.dlq.Write(ctx, d.msg, deadletter.Failure{
 			Reason: string(dec.Reason), Code: dec.Code, Error: transport.Redact(dec.Message), Attempts: dec.Attempts, At: time.Now(),
 		})
 		if err != nil {
@@ -347,7 +363,7 @@ func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) {
 			dec = w.policy.Decide(retry.Outcome{Class: retry.DeadLetterFailed, Code: retry.CodeDeadLetterFailed, Message: err.Error()}, s)
 			w.putBack(ctx, d, dec)
 			w.logOutcome(d, dec)
-			return
+			return dec
 		}
 		w.metrics.DeadLetter(string(dec.Reason))
 		w.acks.delete(d.handle)
@@ -355,6 +371,7 @@ func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) {
 		w.putBack(ctx, d, dec)
 	}
 	w.logOutcome(d, dec)
+	return dec
 }
 
 // putBack puts the message back on the source queue as a new message that
@@ -386,8 +403,10 @@ func (w *Worker) putBack(ctx context.Context, d *delivery, dec retry.Decision) {
 	w.acks.delete(d.handle)
 }
 
-// requeue sends the message body again with ledger l and the producer's
-// attributes (as many as fit beside it), visible after delay.
+// requeue sends the message body again with ledger l, the producer's
+// attributes (as many as fit beside it, the trace context first) and its
+// X-Ray trace header, visible after delay: the next delivery continues the
+// producer's trace.
 func (w *Worker) requeue(ctx context.Context, d *delivery, l ledger.Ledger, delay time.Duration, now time.Time) error {
 	attrs := map[string]types.MessageAttributeValue{ledger.Attr: stringAttr(w.ledger.Encode(l, d.body, now))}
 	for _, k := range deadletter.Carried(d.msg.MessageAttributes) {
@@ -397,10 +416,11 @@ func (w *Worker) requeue(ctx context.Context, d *delivery, l ledger.Ledger, dela
 		attrs[k] = d.msg.MessageAttributes[k]
 	}
 	_, err := w.queue.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:          aws.String(w.cfg.QueueURL),
-		MessageBody:       d.msg.Body,
-		MessageAttributes: attrs,
-		DelaySeconds:      visibilitySeconds(delay),
+		QueueUrl:                aws.String(w.cfg.QueueURL),
+		MessageBody:             d.msg.Body,
+		MessageAttributes:       attrs,
+		MessageSystemAttributes: deadletter.CarriedSystem(d.msg),
+		DelaySeconds:            visibilitySeconds(delay),
 	})
 	if err != nil {
 		return fmt.Errorf("re-enqueue message %s: %w", aws.ToString(d.msg.MessageId), err)

@@ -63,32 +63,60 @@ var _ Idempotency = (*idempotency.Memory)(nil)
 var _ Idempotency = (*idempotency.DynamoDB)(nil)
 
 // Metrics is what the worker reports as it works (internal/metrics
-// exports it to Prometheus).
+// exports it to Prometheus). Labels are bounded: regions and actions come
+// from valid envelopes, codes from the transport's error table
+// (transport.CodeLabel).
 type Metrics interface {
 	// Message counts a message that reached an outcome (sent,
 	// dead-lettered, handed back, ...) in a region, for an action.
 	Message(outcome, region, action string)
-	// SESCall records one send: its duration and whether it was throttled.
-	SESCall(region, action string, took time.Duration, throttled bool)
+	// SESCall records one send: its duration, its error code ("" when SES
+	// accepted it; transport.CodeOther for a code the transport does not
+	// know) and whether it was throttled.
+	SESCall(region, action, code string, took time.Duration, throttled bool)
 	// InFlight moves the count of messages received and not finished.
 	InFlight(delta int)
 	// QueueLag records how long a sent message waited, from enqueue to SES.
 	QueueLag(d time.Duration)
 	// DeadLetter counts a message written to the dead-letter queue.
 	DeadLetter(reason string)
+	// StoreError counts a failed call to the idempotency store: "claim",
+	// "renew", "done" or "release". (A claim found lost, ErrNotOwner, is an
+	// answer, not a failure.)
+	StoreError(op string)
+}
+
+// Gauges are the worker's state, read when the metrics are collected
+// rather than pushed as it changes. When Options.Metrics implements Gauges
+// too, New hands it the functions that read the state.
+type Gauges interface {
 	// ObserveSendRates registers the limiter's current rate per region.
 	ObserveSendRates(rates func() map[string]float64)
+	// ObserveBreakers registers each region's breaker state.
+	ObserveBreakers(states func() map[string]BreakerState)
 }
+
+// BreakerState is where a region's breaker stands: whether sends to the
+// region go, or wait out a pause after failures or a refusal of the
+// worker's credentials.
+type BreakerState int
+
+// Breaker states; the values are those of the sesq_breaker_state metric.
+const (
+	BreakerClosed  BreakerState = iota // sends go
+	BreakerOpen                        // paused; the next send after the pause goes as the probe
+	BreakerProbing                     // the pause is over and one send is out as the probe
+)
 
 // noMetrics is Options.Metrics when none is given.
 type noMetrics struct{}
 
-func (noMetrics) Message(string, string, string)              {}
-func (noMetrics) SESCall(string, string, time.Duration, bool) {}
-func (noMetrics) InFlight(int)                                {}
-func (noMetrics) QueueLag(time.Duration)                      {}
-func (noMetrics) DeadLetter(string)                           {}
-func (noMetrics) ObserveSendRates(func() map[string]float64)  {}
+func (noMetrics) Message(string, string, string)                      {}
+func (noMetrics) SESCall(string, string, string, time.Duration, bool) {}
+func (noMetrics) InFlight(int)                                        {}
+func (noMetrics) QueueLag(time.Duration)                              {}
+func (noMetrics) DeadLetter(string)                                   {}
+func (noMetrics) StoreError(string)                                   {}
 
 // Options are the worker's collaborators that are not configuration.
 type Options struct {
@@ -100,6 +128,10 @@ type Options struct {
 	// delivery is sending, so that a redelivery is not sent again. nil: an
 	// in-memory store that keeps sent ids for twice the visibility timeout.
 	Idempotency Idempotency
+	// Tracer follows each delivery and each send in a trace span
+	// (internal/telemetry has an OpenTelemetry one). nil: no tracing, and
+	// none of its cost.
+	Tracer Tracer
 }
 
 // Worker is one sesq worker process's machinery.
@@ -117,6 +149,7 @@ type Worker struct {
 	limits    *ratelimit.Limits
 	breakers  *breaker.Breakers
 	claims    Idempotency
+	tracer    Tracer
 	memo      *memo
 	id        string        // this process's part of claim owners
 	seq       atomic.Uint64 // deliveries, the other part
@@ -143,7 +176,7 @@ func New(cfg Config, q Queue, t transport.Transport, opts Options) *Worker {
 			MaxDeferrals: cfg.MaxDeferrals, MaxHolds: retry.DefaultMaxHolds, MaxThrottleRetries: retry.DefaultMaxThrottleRetries,
 		},
 		ledger: ledger.NewSigner([]byte(cfg.LedgerKey), cfg.QueueURL, cfg.DLQURL),
-		log:    opts.Logger, metrics: opts.Metrics, claims: opts.Idempotency,
+		log:    opts.Logger, metrics: opts.Metrics, claims: opts.Idempotency, tracer: opts.Tracer,
 		memo: newMemo(),
 	}
 	// Up to two batches wait for a sender, so that senders never wait on a
@@ -162,6 +195,7 @@ func New(cfg Config, q Queue, t transport.Transport, opts Options) *Worker {
 	if w.claims == nil {
 		w.claims = idempotency.NewMemory(2*cfg.VisibilityTimeout, time.Now)
 	}
+	w.claims = countedStore{Idempotency: w.claims, metrics: w.metrics}
 	var id [6]byte
 	rand.Read(id[:])
 	w.id = hex.EncodeToString(id[:])
@@ -172,7 +206,10 @@ func New(cfg Config, q Queue, t transport.Transport, opts Options) *Worker {
 			w.log.Info("send rate", "region", region, "max_per_s", rate, "start_per_s", rate*ratelimit.StartFraction)
 		}
 	})
-	w.metrics.ObserveSendRates(w.limits.Rates)
+	if g, ok := w.metrics.(Gauges); ok {
+		g.ObserveSendRates(w.limits.Rates)
+		g.ObserveBreakers(w.breakerStates)
+	}
 	return w
 }
 
@@ -186,7 +223,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	if w.cfg.LedgerKey == "" {
-		w.log.Info("SESQ_LEDGER_KEY is not set: message ledgers are signed with a key derived from the queue URL (see README, Delivery semantics)")
+		w.log.Info("SESQ_LEDGER_KEY is not set: message ledgers are signed with a key derived from the queue URL (see docs/delivery.md)")
 	}
 	// work outlives ctx by the shutdown timeout: sends in flight may finish.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -306,6 +343,23 @@ func (w *Worker) Ready() bool {
 // comes back from SQS once per wait.
 func (w *Worker) ReadyWindow() time.Duration {
 	return 2 * max(w.cfg.WaitTime, time.Second)
+}
+
+// breakerStates is each region's breaker state, for the metrics.
+func (w *Worker) breakerStates() map[string]BreakerState {
+	states := w.breakers.States()
+	out := make(map[string]BreakerState, len(states))
+	for region, s := range states {
+		switch s {
+		case breaker.Open:
+			out[region] = BreakerOpen
+		case breaker.Probing:
+			out[region] = BreakerProbing
+		default:
+			out[region] = BreakerClosed
+		}
+	}
+	return out
 }
 
 // pollerCount is enough concurrent long polls to keep the senders fed with
@@ -444,6 +498,7 @@ func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{
 			types.MessageSystemAttributeNameApproximateReceiveCount,
 			types.MessageSystemAttributeNameSentTimestamp,
+			types.MessageSystemAttributeNameAWSTraceHeader, // the producer's X-Ray trace, carried on and continued
 		},
 		MessageAttributeNames: []string{"All"},
 	})

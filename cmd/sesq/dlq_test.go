@@ -58,7 +58,7 @@ func seedDLQ(t *testing.T, b *testkit.Bundle, seeds []seed) {
 			continue
 		}
 		f := deadletter.Failure{Reason: s.reason, Code: s.code, Error: "because", Attempts: 1, At: time.Now().Add(-s.age)}
-		if err := w.Write(context.Background(), s.body, attrs, f); err != nil {
+		if err := w.Write(context.Background(), types.Message{Body: aws.String(s.body), MessageAttributes: attrs}, f); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/sesq/sesq/envelope"
 	"github.com/sesq/sesq/internal/config"
+	"github.com/sesq/sesq/internal/telemetry"
 )
 
 // maxLine bounds one envelope line; SQS takes at most 256 KiB per message.
@@ -19,17 +22,19 @@ const maxLine = 1 << 20
 // enqueueChunk is how many envelopes are read before they are sent.
 const enqueueChunk = 500
 
-func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+// cmdEnqueue sends envelopes, one JSON line each. Each message carries the
+// trace context of the process's environment (TRACEPARENT, TRACESTATE),
+// and, with tracing on (see internal/telemetry), of a producer span per
+// chunk of lines within it.
+func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("enqueue", "sesq enqueue [--dry-run] [--json] [FILE|-]   (JSON lines; - or none: stdin)", stdout)
 	dryRun := fs.Bool("dry-run", false, "validate only; send nothing")
-	if err := fs.Parse(args); err != nil {
-		return &usageError{fmt.Sprintf("enqueue: %v\nusage: sesq enqueue [--dry-run] [FILE|-]", err)}
+	asJSON := fs.Bool("json", false, `print one JSON object per line: {"line": N, "messageId": …} or {"line": N, "error": …}`)
+	if err := fs.parse(args, 1); err != nil {
+		return err
 	}
 	in := stdin
 	switch {
-	case fs.NArg() > 1:
-		return &usageError{"enqueue takes at most one argument: FILE or -"}
 	case fs.NArg() == 1 && fs.Arg(0) != "-":
 		f, err := os.Open(fs.Arg(0))
 		if err != nil {
@@ -60,8 +65,30 @@ func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		if err != nil {
 			return err
 		}
+		tracing, err := telemetry.Load(os.Getenv)
+		if err != nil {
+			return &usageError{err.Error()}
+		}
 		p := &envelope.Producer{Client: newSQS(awsCfg), QueueURL: cfg.QueueURL}
 		send = p.EnqueueBodies
+		ctx = telemetry.FromEnv(ctx, os.Getenv)
+		if tracing != nil {
+			tp := tracing.Start(ctx, versionString(), slog.New(slog.NewTextHandler(stderr, nil)))
+			defer func() {
+				sctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+				defer cancel()
+				tp.Shutdown(sctx)
+			}()
+			send = func(ctx context.Context, bodies [][]byte) ([]envelope.Result, error) {
+				ctx, span := telemetry.StartProducer(ctx, tp, cfg.QueueURL, len(bodies))
+				defer span.End()
+				results, err := p.EnqueueBodies(ctx, bodies)
+				if err != nil {
+					span.SetStatus(codes.Error, err.Error())
+				}
+				return results, err
+			}
+		}
 	}
 
 	failed := false
@@ -73,10 +100,15 @@ func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		}
 		results, err := send(ctx, bodies)
 		for i, r := range results {
-			if r.Err != nil {
-				failed = true
+			failed = failed || r.Err != nil
+			switch {
+			case *asJSON && r.Err != nil:
+				writeJSONLine(stdout, map[string]any{"line": lines[i], "error": r.Err.Error()})
+			case *asJSON:
+				writeJSONLine(stdout, map[string]any{"line": lines[i], "messageId": r.MessageID})
+			case r.Err != nil:
 				fmt.Fprintf(stdout, "line %d: error: %v\n", lines[i], r.Err)
-			} else {
+			default:
 				fmt.Fprintf(stdout, "line %d: %s\n", lines[i], r.MessageID)
 			}
 		}

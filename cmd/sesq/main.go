@@ -38,7 +38,7 @@ func (e *usageError) Error() string { return e.msg }
 
 const usage = `usage:
   sesq run                  run the worker until SIGTERM or SIGINT
-  sesq enqueue [--dry-run] [FILE|-]   validate envelopes (JSON lines) and enqueue the valid ones
+  sesq enqueue [--dry-run] [--json] [FILE|-]   validate envelopes (JSON lines) and enqueue the valid ones
   sesq queues create [--json] NAME   create NAME and NAME-dlq with a redrive policy
   sesq dlq inspect|replay|purge   look into, replay or purge the dead-letter queue
   sesq health [--json] [HOST:PORT]   exit 0 when the worker's /healthz answers OK
@@ -64,9 +64,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var err error
 	switch args[0] {
 	case "run":
-		err = cmdRun(ctx, args[1:], stderr)
+		err = cmdRun(ctx, args[1:], stdout, stderr)
 	case "enqueue":
-		err = cmdEnqueue(ctx, args[1:], stdin, stdout)
+		err = cmdEnqueue(ctx, args[1:], stdin, stdout, stderr)
 	case "queues":
 		err = cmdQueues(ctx, args[1:], stdout)
 	case "dlq":

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -88,11 +89,33 @@ func TestMetricsHealthAndLogsOfAMixedRun(t *testing.T) {
 		`sesq_queue_lag_seconds_count`:                                                        5,
 		`sesq_messages_in_flight`:                                                             0,
 		`sesq_sqs_requests_total{action="SendMessage"}`:                                       4,
+		// SES calls by error code ("": accepted).
+		`sesq_ses_calls_total{action="SendEmail",code="",region="us-east-1"}`:                4,
+		`sesq_ses_calls_total{action="SendEmail",code="",region="ap-southeast-2"}`:           1,
+		`sesq_ses_calls_total{action="SendEmail",code="Throttling",region="ap-southeast-2"}`: 2,
+		`sesq_ses_calls_total{action="SendEmail",code="AccessDenied",region="eu-west-1"}`:    2,
+		// Every region SES answered in is closed; no store call failed.
+		`sesq_breaker_state{region="us-east-1"}`:             0,
+		`sesq_breaker_state{region="eu-west-1"}`:             0,
+		`sesq_breaker_state{region="ap-southeast-2"}`:        0,
+		`sesq_idempotency_errors_total{operation="claim"}`:   0,
+		`sesq_idempotency_errors_total{operation="renew"}`:   0,
+		`sesq_idempotency_errors_total{operation="done"}`:    0,
+		`sesq_idempotency_errors_total{operation="release"}`: 0,
 	}
 	for k, v := range want {
-		if m[k] != v {
-			t.Errorf("%s = %v, want %v", k, m[k], v)
+		if got, ok := m[k]; !ok || got != v {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
 		}
+	}
+	builds := 0
+	for k, v := range m {
+		if strings.HasPrefix(k, `sesq_build_info{goversion="`+runtime.Version()+`",version="`) && v == 1 {
+			builds++
+		}
+	}
+	if builds != 1 {
+		t.Errorf("%d sesq_build_info samples of this build, want 1", builds)
 	}
 	// The limiters' current rates: the throttled region's was cut.
 	if east, ap := m[`sesq_ses_send_rate{region="us-east-1"}`], m[`sesq_ses_send_rate{region="ap-southeast-2"}`]; ap <= 0 || ap >= east {

@@ -17,12 +17,14 @@ import (
 	"github.com/sesq/sesq/internal/config"
 	"github.com/sesq/sesq/internal/logbuf"
 	"github.com/sesq/sesq/internal/metrics"
+	"github.com/sesq/sesq/internal/telemetry"
 	"github.com/sesq/sesq/worker"
 )
 
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
-	if len(args) > 0 {
-		return &usageError{"run takes no arguments"}
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", "sesq run   (the worker, until SIGTERM or SIGINT; configured by SESQ_* and the AWS SDK's variables, see README)", stdout)
+	if err := fs.parse(args, 0); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(config.ForRun)
 	if err != nil {
@@ -31,6 +33,10 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	buildTransport, err := transportNamed(cfg.Transport)
 	if err != nil {
 		return err
+	}
+	tracing, err := telemetry.Load(os.Getenv)
+	if err != nil {
+		return &usageError{err.Error()}
 	}
 	awsCfg, err := loadAWS(ctx)
 	if err != nil {
@@ -42,7 +48,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	logOut := logbuf.New(stderr, 100*time.Millisecond)
 	defer logOut.Close()
 	log := cfg.Logger(logOut).With("service", "sesq", "version", versionString())
-	m := metrics.New()
+	m := metrics.New(versionString())
 	q := newSQS(awsCfg, m.SQSMiddleware)
 	tr, err := newTransport(ctx, buildTransport, cfg, awsCfg)
 	if err != nil {
@@ -50,6 +56,19 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer tr.Close()
 	opts := worker.Options{Logger: log, Metrics: m}
+	if tracing != nil {
+		tp := tracing.Start(ctx, versionString(), log)
+		// After the worker drained: the spans of its last messages go out.
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				log.Warn("trace export at exit failed; the last spans may be lost", "err", err)
+			}
+		}()
+		opts.Tracer = telemetry.NewTracer(tp)
+		log.Info("tracing on: spans go over OTLP/HTTP", "endpoint", tracing.Endpoint())
+	}
 	if cfg.IdempotencyTable != "" {
 		opts.Idempotency = &idempotency.DynamoDB{
 			Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.IdempotencyTable, SentTTL: cfg.IdempotencyTTL,
@@ -77,6 +96,10 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	return w.Run(ctx)
 }
+
+// traceFlushTimeout bounds the export of the spans still pending at exit
+// (it adds to the drain time a SIGTERM is given).
+const traceFlushTimeout = 3 * time.Second
 
 // tuneGC trades a little memory for much less garbage-collection CPU: the
 // worker's heap is small and mostly short-lived request buffers. The soft
@@ -117,7 +140,10 @@ func opsHandler(w *worker.Worker, m *metrics.Metrics) http.Handler {
 	return mux
 }
 
-var _ worker.Metrics = (*metrics.Metrics)(nil)
+var (
+	_ worker.Metrics = (*metrics.Metrics)(nil)
+	_ worker.Gauges  = (*metrics.Metrics)(nil)
+)
 
 // workerConfig is the worker's part of the configuration.
 func workerConfig(c config.Config) worker.Config {

@@ -159,6 +159,40 @@ func (b *Breakers) Trip(name string, d time.Duration, code, message string) bool
 	return opened
 }
 
+// State is where a region's breaker is.
+type State int
+
+// States of a breaker; the values are those of the sesq_breaker_state metric.
+const (
+	// Closed: sends go.
+	Closed State = iota
+	// Open: sends are paused (after failures, or credentials refused);
+	// when the pause is over, the next send goes as the probe.
+	Open
+	// Probing: the pause is over and one send is out as the probe; the
+	// others wait for its result.
+	Probing
+)
+
+// States tells where each region the breakers have seen stands now. It
+// changes nothing (Allow hands out the probe).
+func (b *Breakers) States() map[string]State {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[string]State, len(b.regions))
+	for n, r := range b.regions {
+		switch {
+		case r.openTill.IsZero():
+			out[n] = Closed
+		case r.probing:
+			out[n] = Probing
+		default:
+			out[n] = Open
+		}
+	}
+	return out
+}
+
 // Open lists the regions whose breaker is open now.
 func (b *Breakers) Open() []string {
 	b.mu.Lock()

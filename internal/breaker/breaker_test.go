@@ -111,3 +111,34 @@ func TestAbandonedProbe(t *testing.T) {
 		t.Errorf("the next caller did not get the abandoned probe: %+v", g)
 	}
 }
+
+// States follows a region from closed through open and probing back to
+// closed, and reading it changes nothing.
+func TestStates(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	b := New(func() time.Time { return now })
+	want := func(step string, w map[string]State) {
+		t.Helper()
+		got := b.States()
+		if len(got) != len(w) {
+			t.Fatalf("%s: states %v, want %v", step, got, w)
+		}
+		for r, s := range w {
+			if got[r] != s {
+				t.Fatalf("%s: states %v, want %v", step, got, w)
+			}
+		}
+	}
+	want("none seen", map[string]State{})
+	b.Allow("us-east-1")
+	b.Trip("eu-west-1", 30*time.Second, "ExpiredToken", "m")
+	want("tripped", map[string]State{"us-east-1": Closed, "eu-west-1": Open})
+	now = now.Add(30 * time.Second)
+	want("pause over, no probe yet", map[string]State{"us-east-1": Closed, "eu-west-1": Open})
+	if g := b.Allow("eu-west-1"); !g.Probe {
+		t.Fatalf("reading the states took the probe: %+v", g)
+	}
+	want("probing", map[string]State{"us-east-1": Closed, "eu-west-1": Probing})
+	b.Success("eu-west-1")
+	want("closed again", map[string]State{"us-east-1": Closed, "eu-west-1": Closed})
+}

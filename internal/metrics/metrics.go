@@ -6,6 +6,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sesq/sesq/worker"
 )
 
 // Metrics are the worker's counters, gauges and histograms.
@@ -25,12 +28,25 @@ type Metrics struct {
 	throttles  *prometheus.CounterVec
 	sqsCalls   *prometheus.CounterVec
 	deadLetter *prometheus.CounterVec
+	sesCalls   *prometheus.CounterVec
+	storeErrs  *prometheus.CounterVec
 	sendRate   *rateCollector
+	breakers   *breakerCollector
 }
 
+// StoreOperations are the idempotency store's operations, the values of
+// sesq_idempotency_errors_total's operation label (each shown from 0).
+var StoreOperations = []string{"claim", "renew", "done", "release"}
+
 // New creates the metrics on a fresh registry, with the Go runtime and
-// process collectors.
-func New() *Metrics {
+// process collectors and sesq_build_info for version.
+func New(version string) *Metrics {
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "sesq_build_info",
+		Help:        "Always 1; its labels are the sesq version and the Go version it was built with.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -63,11 +79,26 @@ func New() *Metrics {
 			Name: "sesq_dead_letters_total",
 			Help: "Messages written to the dead-letter queue, by reason.",
 		}, []string{"reason"}),
+		sesCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sesq_ses_calls_total",
+			Help: "SES send calls by identity region, action and error code (empty: accepted; other: a code the transport does not know).",
+		}, []string{"region", "action", "code"}),
+		storeErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sesq_idempotency_errors_total",
+			Help: "Failed idempotency store calls by operation (claim, renew, done, release); a failed claim sends without the duplicate check.",
+		}, []string{"operation"}),
+	}
+	for _, op := range StoreOperations {
+		m.storeErrs.WithLabelValues(op)
 	}
 	m.sendRate = &rateCollector{desc: prometheus.NewDesc("sesq_ses_send_rate",
 		"Current SES send rate limit per region, messages per second (0: unknown, not limited yet).",
 		[]string{"region"}, nil)}
-	m.reg.MustRegister(m.sendRate, m.messages, m.sesSeconds, m.inFlight, m.queueLag, m.throttles, m.sqsCalls, m.deadLetter,
+	m.breakers = &breakerCollector{desc: prometheus.NewDesc("sesq_breaker_state",
+		"Each region's breaker: 0 closed (sending), 1 open (sends paused after failures or refused credentials), 2 probing (one send out to test the region).",
+		[]string{"region"}, nil)}
+	m.reg.MustRegister(buildInfo, m.sendRate, m.breakers, m.messages, m.sesSeconds, m.sesCalls, m.inFlight, m.queueLag, m.throttles,
+		m.sqsCalls, m.deadLetter, m.storeErrs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -94,12 +125,15 @@ func (m *Metrics) Message(outcome, region, action string) {
 	}
 }
 
-// SESCall records one SES call; throttled when SES answered Throttling.
-func (m *Metrics) SESCall(region, action string, d time.Duration, throttled bool) {
+// SESCall records one SES call: its duration, its error code (""
+// when accepted) and whether SES answered Throttling. The code is used as
+// given: the worker bounds it (transport.CodeLabel).
+func (m *Metrics) SESCall(region, action, code string, d time.Duration, throttled bool) {
 	if m == nil {
 		return
 	}
 	m.sesSeconds.WithLabelValues(region, action).Observe(d.Seconds())
+	m.sesCalls.WithLabelValues(region, action, code).Inc()
 	if throttled {
 		m.throttles.WithLabelValues(region).Inc()
 	}
@@ -146,6 +180,39 @@ func (c *rateCollector) Collect(ch chan<- prometheus.Metric) {
 			rate = 0
 		}
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, rate, region)
+	}
+}
+
+// ObserveBreakers makes the metrics show each region's breaker state, read
+// from states at each scrape.
+func (m *Metrics) ObserveBreakers(states func() map[string]worker.BreakerState) {
+	if m != nil {
+		m.breakers.states.Store(&states)
+	}
+}
+
+// breakerCollector reads the breaker states when scraped.
+type breakerCollector struct {
+	desc   *prometheus.Desc
+	states atomic.Pointer[func() map[string]worker.BreakerState]
+}
+
+func (c *breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.states.Load()
+	if f == nil {
+		return
+	}
+	for region, s := range (*f)() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(s), region)
+	}
+}
+
+// StoreError counts one failed idempotency store call.
+func (m *Metrics) StoreError(op string) {
+	if m != nil {
+		m.storeErrs.WithLabelValues(op).Inc()
 	}
 }
 

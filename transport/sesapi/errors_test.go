@@ -128,3 +128,20 @@ func TestClassifyTransportErrors(t *testing.T) {
 		t.Errorf("unknown error: %s", o.Class)
 	}
 }
+
+// The metric label of a code: the table's and every AWS API's stay, any
+// other is "other"; each action is its own operation.
+func TestCodeLabelAndCall(t *testing.T) {
+	var tr sesapi.Transport
+	for code, want := range map[string]string{
+		"": "", "MessageRejected": "MessageRejected", "AccountSendingPausedException": "AccountSendingPausedException",
+		"AccessDenied": "AccessDenied", transport.CodeTimeout: transport.CodeTimeout, "BrandNewException": transport.CodeOther,
+	} {
+		if got := tr.CodeLabel(code); got != want {
+			t.Errorf("CodeLabel(%q) = %q, want %q", code, got, want)
+		}
+	}
+	if c := tr.Call("SendRawEmail"); c != (transport.Call{System: "aws-api", Service: "SES", Method: "SendRawEmail"}) {
+		t.Errorf("Call = %+v", c)
+	}
+}

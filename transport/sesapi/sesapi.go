@@ -21,7 +21,11 @@ import (
 // SendRawEmail with the ARN parameters, on the identity region's client.
 type Transport struct{ Mailers Mailers }
 
-var _ transport.Transport = Transport{}
+var (
+	_ transport.Transport   = Transport{}
+	_ transport.Describer   = Transport{}
+	_ transport.CodeLabeler = Transport{}
+)
 
 // New is the transport for SESQ_TRANSPORT=api: one SES client per region,
 // from the SDK configuration (AWS_ENDPOINT_URL_SES included).
@@ -56,6 +60,15 @@ func (a Transport) SendQuota(ctx context.Context, region string) (float64, error
 	}
 	return out.MaxSendRate, nil
 }
+
+// Call is the SES v1 API operation of the action: the action's own name.
+func (Transport) Call(action string) transport.Call {
+	return transport.Call{System: "aws-api", Service: "SES", Method: action}
+}
+
+// CodeLabel keeps the codes of the error table and those every AWS API
+// answers with; any other is transport.CodeOther.
+func (Transport) CodeLabel(code string) string { return transport.MetricCode(code, errorTable) }
 
 // Close does nothing: the HTTP connections close with the process.
 func (Transport) Close() error { return nil }

@@ -120,6 +120,28 @@ func replyCode(r *smtp.SMTPError, c transport.Class) string {
 	return code
 }
 
+// Call is an SMTP conversation, whatever the action: it names no API
+// operation.
+func (*Transport) Call(string) transport.Call { return transport.Call{System: "smtp"} }
+
+// CodeLabel bounds an error code for a metric label: the transport's own
+// codes stay, a reply code stays without its enhanced status code
+// ("SMTP550 5.1.1" is counted as SMTP550: at most the 4xx and 5xx replies),
+// any other is transport.CodeOther.
+func (*Transport) CodeLabel(code string) string {
+	switch code {
+	case CodeNoCredentials, CodeNoStartTLS, CodeInvalidMessage:
+		return code
+	}
+	if r, ok := strings.CutPrefix(code, "SMTP"); ok && len(r) >= 3 && (r[0] == '4' || r[0] == '5') &&
+		isDigit(r[1]) && isDigit(r[2]) && (len(r) == 3 || r[3] == ' ') {
+		return code[:len("SMTP")+3]
+	}
+	return transport.MetricCode(code, nil)
+}
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
+
 // what says what was refused or cut off, naming no address.
 func (f failure) what() string {
 	switch f.stage {

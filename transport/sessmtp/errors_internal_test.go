@@ -147,3 +147,31 @@ func TestClassifyNoReply(t *testing.T) {
 		})
 	}
 }
+
+// Every code the transport gives has a bounded metric label: a reply code
+// without its enhanced status, the transport's own codes as they are.
+func TestCodeLabel(t *testing.T) {
+	var tr *Transport
+	for code, want := range map[string]string{
+		"":                         "",
+		"SMTP550 5.1.1":            "SMTP550",
+		"SMTP554":                  "SMTP554",
+		"SMTP451 4.4.2":            "SMTP451",
+		CodeNoCredentials:          CodeNoCredentials,
+		CodeInvalidMessage:         CodeInvalidMessage,
+		transport.CodeThrottling:   transport.CodeThrottling,
+		transport.CodeTimeout:      transport.CodeTimeout,
+		"SMTP250":                  transport.CodeOther,
+		"SMTP5500":                 transport.CodeOther,
+		"SMTP55x":                  transport.CodeOther,
+		"SMTP550 whatever follows": "SMTP550",
+		"MessageRejected":          transport.CodeOther,
+	} {
+		if got := tr.CodeLabel(code); got != want {
+			t.Errorf("CodeLabel(%q) = %q, want %q", code, got, want)
+		}
+	}
+	if c := tr.Call("SendEmail"); c.System != "smtp" || c.Service != "" || c.Method != "" {
+		t.Errorf("Call = %+v", c)
+	}
+}

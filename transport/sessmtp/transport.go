@@ -43,7 +43,11 @@ type Transport struct {
 	closed bool
 }
 
-var _ transport.Transport = (*Transport)(nil)
+var (
+	_ transport.Transport   = (*Transport)(nil)
+	_ transport.Describer   = (*Transport)(nil)
+	_ transport.CodeLabeler = (*Transport)(nil)
+)
 
 // New is the transport for SESQ_TRANSPORT=smtp (a transport.New): it reads
 // SESQ_SMTP_* through s.Getenv, takes MaxConns and the command timeout

@@ -169,3 +169,20 @@ func TestClassifyTransportErrors(t *testing.T) {
 		t.Errorf("unknown error: %s", o.Class)
 	}
 }
+
+// The metric label of a code: the table's and every AWS API's stay, any
+// other is "other"; every action is one operation, SendEmail.
+func TestCodeLabelAndCall(t *testing.T) {
+	tr := &sesv2.Transport{}
+	for code, want := range map[string]string{
+		"": "", "NotFoundException": "NotFoundException", "TooManyRequestsException": "TooManyRequestsException",
+		"AccessDeniedException": "AccessDeniedException", "BrandNewException": transport.CodeOther,
+	} {
+		if got := tr.CodeLabel(code); got != want {
+			t.Errorf("CodeLabel(%q) = %q, want %q", code, got, want)
+		}
+	}
+	if c := tr.Call("SendRawEmail"); c != (transport.Call{System: "aws-api", Service: "SESv2", Method: "SendEmail"}) {
+		t.Errorf("Call = %+v", c)
+	}
+}

@@ -58,7 +58,11 @@ import (
 // region's client.
 type Transport struct{ Mailers Mailers }
 
-var _ transport.Transport = (*Transport)(nil)
+var (
+	_ transport.Transport   = (*Transport)(nil)
+	_ transport.Describer   = (*Transport)(nil)
+	_ transport.CodeLabeler = (*Transport)(nil)
+)
 
 // New is the transport for SESQ_TRANSPORT=api-v2: one SES v2 client per
 // region, from the SDK configuration (AWS_ENDPOINT_URL_SESV2 included).
@@ -91,6 +95,16 @@ func (t *Transport) SendQuota(ctx context.Context, region string) (float64, erro
 	}
 	return out.SendQuota.MaxSendRate, nil
 }
+
+// Call is SendEmail whatever the action: the v2 API has one send
+// operation.
+func (*Transport) Call(string) transport.Call {
+	return transport.Call{System: "aws-api", Service: "SESv2", Method: "SendEmail"}
+}
+
+// CodeLabel keeps the codes of the error table and those every AWS API
+// answers with; any other is transport.CodeOther.
+func (*Transport) CodeLabel(code string) string { return transport.MetricCode(code, errorTable) }
 
 // Close does nothing: the HTTP connections close with the process.
 func (*Transport) Close() error { return nil }

@@ -1,0 +1,79 @@
+package deadletter_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/internal/testsupport/sqsfake"
+)
+
+const (
+	traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	xrayHeader  = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+)
+
+// receiveOne receives the one message of url with every attribute.
+func receiveOne(t *testing.T, s *sqsfake.SQS, url string) types.Message {
+	t.Helper()
+	out, err := s.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(url), MessageAttributeNames: []string{"All"},
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+	})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("receive from %s: %v, %d messages", url, err, len(out.Messages))
+	}
+	return out.Messages[0]
+}
+
+// A message's trace goes on through the dead-letter queue: Write keeps its
+// W3C trace context and its X-Ray header, and so does a replay.
+func TestWriteAndReplayKeepTheTrace(t *testing.T) {
+	s := sqsfake.New()
+	src := s.CreateQueue("mail", sqsfake.QueueOptions{})
+	dlq := s.CreateQueue("mail-dlq", sqsfake.QueueOptions{})
+	ctx := context.Background()
+	_, err := s.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: aws.String(src), MessageBody: aws.String("body"),
+		MessageAttributes: map[string]types.MessageAttributeValue{"traceparent": str(traceparent), "tracestate": str("v=1")},
+		MessageSystemAttributes: map[string]types.MessageSystemAttributeValue{
+			"AWSTraceHeader": {DataType: aws.String("String"), StringValue: aws.String(xrayHeader)},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(where string, m types.Message) {
+		t.Helper()
+		if got := aws.ToString(m.MessageAttributes["traceparent"].StringValue); got != traceparent {
+			t.Errorf("%s: traceparent %q", where, got)
+		}
+		if got := aws.ToString(m.MessageAttributes["tracestate"].StringValue); got != "v=1" {
+			t.Errorf("%s: tracestate %q", where, got)
+		}
+		if got := m.Attributes["AWSTraceHeader"]; got != xrayHeader {
+			t.Errorf("%s: AWSTraceHeader %q", where, got)
+		}
+	}
+	m := receiveOne(t, s, src)
+	check("received", m)
+
+	w := &deadletter.Writer{Client: s, QueueURL: dlq, SourceQueue: src}
+	if err := w.Write(ctx, m, deadletter.Failure{Reason: "rejected", Code: "MessageRejected"}); err != nil {
+		t.Fatal(err)
+	}
+	s.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(src), ReceiptHandle: m.ReceiptHandle})
+	dead := receiveOne(t, s, dlq)
+	check("dead-lettered", dead)
+	s.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(dlq), ReceiptHandle: dead.ReceiptHandle, VisibilityTimeout: 0})
+
+	sum, err := deadletter.Replay(ctx, s, dlq, deadletter.ReplayOptions{To: src})
+	if err != nil || sum.Moved != 1 {
+		t.Fatalf("replay: %+v, %v", sum, err)
+	}
+	check("replayed", receiveOne(t, s, src))
+}

@@ -1,0 +1,89 @@
+package envelope_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/sesq/sesq/envelope"
+)
+
+// recorder is an SQS that accepts every batch and keeps its entries.
+type recorder struct {
+	entries []types.SendMessageBatchRequestEntry
+}
+
+func (r *recorder) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		r.entries = append(r.entries, e)
+		out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("m-" + aws.ToString(e.Id))})
+	}
+	return out, nil
+}
+
+// A producer whose context carries a span gives every message the span's
+// W3C trace context; one without a span adds nothing.
+func TestProducerInjectsTheTraceContext(t *testing.T) {
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ts, _ := trace.ParseTraceState("vendor=opaque")
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, TraceState: ts})
+	bodies := [][]byte{env(nil), env(map[string]any{"id": "second"})}
+
+	r := &recorder{}
+	p := &envelope.Producer{Client: r, QueueURL: "https://sqs.us-east-1.amazonaws.com/1/mail"}
+	results, err := p.EnqueueBodies(trace.ContextWithSpanContext(context.Background(), sc), bodies)
+	if err != nil || results[0].Err != nil || results[1].Err != nil {
+		t.Fatalf("enqueue: %v %+v", err, results)
+	}
+	for _, e := range r.entries {
+		if got := aws.ToString(e.MessageAttributes["traceparent"].StringValue); got != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" {
+			t.Errorf("traceparent %q", got)
+		}
+		if got := aws.ToString(e.MessageAttributes["tracestate"].StringValue); got != "vendor=opaque" {
+			t.Errorf("tracestate %q", got)
+		}
+		if len(e.MessageAttributes) != 2 {
+			t.Errorf("attributes %v", e.MessageAttributes)
+		}
+	}
+
+	r = &recorder{}
+	p.Client = r
+	if _, err := p.EnqueueBodies(context.Background(), bodies); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range r.entries {
+		if e.MessageAttributes != nil {
+			t.Errorf("attributes without a span: %v", e.MessageAttributes)
+		}
+	}
+}
+
+// The trace context counts toward the message's size: a body that fits
+// alone does not fit beside it.
+func TestProducerCountsTheTraceContextInTheSize(t *testing.T) {
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid}))
+	withText := func(text string) []byte {
+		return env(map[string]any{"message": map[string]any{"subject": map[string]any{"data": "s"}, "body": map[string]any{"text": map[string]any{"data": text}}}})
+	}
+	body := withText(strings.Repeat("x", 256*1024-len(withText(""))))
+	if len(body) != 256*1024 {
+		t.Fatalf("test body is %d bytes", len(body))
+	}
+	p := &envelope.Producer{Client: &recorder{}, QueueURL: "q"}
+	if res, _ := p.EnqueueBodies(context.Background(), [][]byte{body}); res[0].Err != nil {
+		t.Fatalf("a body of exactly the limit refused without a span: %v", res[0].Err)
+	}
+	if res, _ := p.EnqueueBodies(ctx, [][]byte{body}); res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "trace context") {
+		t.Fatalf("a body of exactly the limit taken beside the trace context: %v", res[0].Err)
+	}
+}

@@ -1,0 +1,74 @@
+package metrics_test
+
+import (
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesq/sesq/internal/metrics"
+	"github.com/sesq/sesq/worker"
+)
+
+// scrape is the exposition of m's handler, sesq's own samples only.
+func scrape(t *testing.T, m *metrics.Metrics) map[string]string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	out := map[string]string{}
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if strings.HasPrefix(line, "sesq_") {
+			i := strings.LastIndexByte(line, ' ')
+			out[line[:i]] = line[i+1:]
+		}
+	}
+	return out
+}
+
+func TestNewMetrics(t *testing.T) {
+	m := metrics.New("v1.2.3")
+	m.SESCall("us-east-1", "SendEmail", "", 10*time.Millisecond, false)
+	m.SESCall("us-east-1", "SendEmail", "", 10*time.Millisecond, false)
+	m.SESCall("us-east-1", "SendEmail", "Throttling", time.Millisecond, true)
+	m.SESCall("eu-west-1", "SendRawEmail", "other", time.Millisecond, false)
+	m.StoreError("claim")
+	m.StoreError("claim")
+	states := map[string]worker.BreakerState{"us-east-1": worker.BreakerClosed, "eu-west-1": worker.BreakerOpen, "ap-south-1": worker.BreakerProbing}
+	m.ObserveBreakers(func() map[string]worker.BreakerState { return states })
+
+	got := scrape(t, m)
+	want := map[string]string{
+		`sesq_build_info{goversion="` + runtime.Version() + `",version="v1.2.3"}`:       "1",
+		`sesq_ses_calls_total{action="SendEmail",code="",region="us-east-1"}`:           "2",
+		`sesq_ses_calls_total{action="SendEmail",code="Throttling",region="us-east-1"}`: "1",
+		`sesq_ses_calls_total{action="SendRawEmail",code="other",region="eu-west-1"}`:   "1",
+		`sesq_ses_throttles_total{region="us-east-1"}`:                                  "1",
+		`sesq_idempotency_errors_total{operation="claim"}`:                              "2",
+		`sesq_idempotency_errors_total{operation="renew"}`:                              "0", // shown before the first failure
+		`sesq_idempotency_errors_total{operation="done"}`:                               "0",
+		`sesq_idempotency_errors_total{operation="release"}`:                            "0",
+		`sesq_breaker_state{region="us-east-1"}`:                                        "0",
+		`sesq_breaker_state{region="eu-west-1"}`:                                        "1",
+		`sesq_breaker_state{region="ap-south-1"}`:                                       "2",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	// Read at each scrape: a region that closes shows so at once.
+	states["eu-west-1"] = worker.BreakerClosed
+	if v := scrape(t, m)[`sesq_breaker_state{region="eu-west-1"}`]; v != "0" {
+		t.Errorf("after closing: %q", v)
+	}
+}
+
+// A nil *Metrics records nothing and does not panic.
+func TestNilMetrics(t *testing.T) {
+	var m *metrics.Metrics
+	m.SESCall("r", "a", "c", time.Second, true)
+	m.StoreError("claim")
+	m.ObserveBreakers(nil)
+	m.Message("sent", "r", "a")
+}

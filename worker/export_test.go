@@ -1,0 +1,23 @@
+package worker
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// HandleOne runs the per-message path of a worker built with New, outside
+// Run: track the message, decide, send, act. Run's machinery it needs
+// (acks, the visibility tracker) is made on the first call; stop flushes
+// and ends it. For benchmarks.
+func HandleOne(w *Worker) (handle func(m types.Message), stop func()) {
+	w.acks = newAcks(w.queue, w.cfg.QueueURL, w.log)
+	w.flight = newInFlight(w.cfg.VisibilityTimeout, w.acks, w.claims, w.log, &w.lastBeat)
+	ctx := context.Background()
+	return func(m types.Message) {
+		w.flight.track(aws.ToString(m.ReceiptHandle), time.Now())
+		w.handle(ctx, ctx, m)
+	}, w.acks.close
+}
