@@ -64,10 +64,24 @@ var wantGatedPermissions = map[string]map[string][]string{
 			"ses:SendRawEmail on local.configuration_set_arn",
 			"ses:SendTemplatedEmail on local.configuration_set_arn",
 		},
+		// The collector writes EMF to streams of the module's metrics log
+		// group, which Terraform creates (no logs:CreateLogGroup).
+		"var.adot_collector": {
+			"logs:CreateLogStream on ${aws_cloudwatch_log_group.metrics.arn}:*",
+			"logs:PutLogEvents on ${aws_cloudwatch_log_group.metrics.arn}:*",
+		},
+		// With traces only; X-Ray's PutTraceSegments has no resource.
+		"var.adot_collector.traces": {"xray:PutTraceSegments on *"},
 	},
 	"producer": {"var.kms_key_arn": {"kms:Decrypt on var.kms_key_arn", "kms:GenerateDataKey on var.kms_key_arn"}},
 	"operator": {"var.kms_key_arn": {"kms:Decrypt on var.kms_key_arn", "kms:GenerateDataKey on var.kms_key_arn"}},
 }
+
+// resourcelessActions may be granted on the literal resource * in a
+// statement gated on an input (checkGatedGrants): they have no
+// resource-level permissions. Unconditional statements have their own,
+// narrower rule (CheckModule).
+var resourcelessActions = []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"}
 
 // wantValidations: values each variable's validation blocks must accept and
 // refuse (HCL expressions, converted to the variable's type with its
@@ -109,6 +123,12 @@ var wantValidations = []struct {
 	{"transport", []string{`"api"`, `"api-v2"`, `"smtp"`}, []string{`"ses"`, `""`}},
 	{"smtp_port", []string{"587", "2587", "465", "2465"}, []string{"25"}},
 	{"smtp_tls", []string{`""`, `"starttls"`, `"tls"`}, []string{`"ssl"`}},
+	{"adot_collector",
+		[]string{"null", "{}", "{ traces = true, trace_sample_ratio = 0.1 }", "{ cpu = 0, memory = 64 }",
+			`{ image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/ecr-public/aws-observability/aws-otel-collector@sha256:` + strings.Repeat("0a", 32) + `" }`},
+		[]string{`{ image = "public.ecr.aws/aws-observability/aws-otel-collector:v0.48.0" }`, `{ image = "public.ecr.aws/aws-observability/aws-otel-collector:latest" }`,
+			`{ image = "aws-otel-collector@sha256:abc" }`, "{ trace_sample_ratio = 1.5 }", "{ trace_sample_ratio = -0.1 }", "{ memory = 32 }", "{ cpu = -1 }", "{ cpu = 1.5 }"}},
+	{"cloudwatch_metrics_namespace", []string{`"sesq"`, `"Mail/sesq prod"`, `"mail:sesq#1"`}, []string{`""`, `"   "`, `"AWS/SES"`, `"sesq*"`, `"` + strings.Repeat("n", 256) + `"`}},
 }
 
 // wantOutputs: the outputs the community's names lead users to look for,
@@ -125,6 +145,7 @@ var wantOutputs = map[string]string{
 	"operator_policy_arn":    "aws_iam_policy.operator.arn",
 	"service_name":           "aws_ecs_service.sesq.name",
 	"configuration_set_name": "aws_sesv2_configuration_set.sesq.configuration_set_name",
+	"metrics_log_group_name": "aws_cloudwatch_log_group.metrics.name",
 }
 
 // deprecatedOutputs are kept for one release under their former names.
@@ -143,6 +164,7 @@ func checkStandards(m *Module, files map[string]string, bad func(string, ...any)
 	checkValidations(m, bad)
 	checkAlarms(m, bad)
 	checkConfigurationSet(m, bad)
+	checkCollector(m, files, bad)
 	checkOutputs(m, bad)
 	checkProviderIdioms(m, files, bad)
 }
@@ -286,7 +308,16 @@ func checkGatedGrants(m *Module, files map[string]string, bad func(string, ...an
 				bad("policy %s: a dynamic statement's actions are not a literal list", name)
 				continue
 			}
-			rs := refs(attr(content, "resources"))
+			res := attr(content, "resources")
+			rs := resourceNames(res)
+			if lits, ok := literalStrings(res); ok && len(lits) > 0 {
+				if !slices.Equal(lits, []string{"*"}) || slices.ContainsFunc(actions, func(a string) bool { return !slices.Contains(resourcelessActions, a) }) {
+					bad("policy %s: a statement gated on %s names literal resources %q for %q (only actions without resource-level permissions, %s, may have *)",
+						name, g, lits, actions, strings.Join(resourcelessActions, ", "))
+					continue
+				}
+				rs = lits
+			}
 			if len(rs) == 0 {
 				bad("policy %s: a dynamic statement has no resources", name)
 			}
@@ -326,6 +357,35 @@ func checkGatedGrants(m *Module, files map[string]string, bad func(string, ...an
 	if !configurationSetARN.MatchString(exprText(files, m.Local("configuration_set_arn"))) {
 		bad("local configuration_set_arn is not the module's configuration set name in this account, any region: %s", exprText(files, m.Local("configuration_set_arn")))
 	}
+}
+
+// resourceNames renders each resource of a statement: a reference as its
+// name (aws_sqs_queue.dlq.arn), a string template as its text with each
+// interpolation's references (${aws_cloudwatch_log_group.metrics.arn}:*),
+// so that an ARN and a pattern built on it differ.
+func resourceNames(e hclsyntax.Expression) []string {
+	t, ok := e.(*hclsyntax.TupleConsExpr)
+	if !ok {
+		return refs(e)
+	}
+	var out []string
+	for _, el := range t.Exprs {
+		tmpl, ok := el.(*hclsyntax.TemplateExpr)
+		if !ok || tmpl.IsStringLiteral() {
+			out = append(out, refs(el)...)
+			continue
+		}
+		var b strings.Builder
+		for _, p := range tmpl.Parts {
+			if lit, ok := p.(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String {
+				b.WriteString(lit.Val.AsString())
+				continue
+			}
+			b.WriteString("${" + strings.Join(refs(p), ",") + "}")
+		}
+		out = append(out, b.String())
+	}
+	return out
 }
 
 // configurationSetARN is the task role's configuration set grant: the

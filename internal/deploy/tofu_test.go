@@ -125,7 +125,7 @@ func copyTree(src, dst string) error {
 			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
-		if !strings.HasSuffix(p, ".tf") {
+		if !strings.HasSuffix(p, ".tf") && !strings.HasSuffix(p, ".tftest.hcl") {
 			return nil
 		}
 		b, err := os.ReadFile(p)
@@ -248,5 +248,20 @@ func TestTofuValidate(t *testing.T) {
 		if hasTags != slices.Contains(TaggableResourceTypes, typ) {
 			t.Errorf("%s: the provider's schema says tags %v, TaggableResourceTypes says %v", typ, hasTags, !hasTags)
 		}
+	}
+}
+
+// The module's own `tofu test` files (terraform/modules/sesq/tests) pass:
+// they apply the module against a mocked AWS provider, offline, and assert
+// on what ECS would get (the containers, the collector's configuration).
+func TestTofuTest(t *testing.T) {
+	tofu := tofuBinary(t)
+	work, env := tofuWorkspace(t)
+	dir := filepath.Join(work, "modules", "sesq")
+	if _, err := tofuRun(t, tofu, dir, env, "init", "-backend=false", "-input=false", "-no-color"); err != nil {
+		t.Fatalf("tofu init: %v", err)
+	}
+	if out, err := tofuRun(t, tofu, dir, env, "test", "-no-color"); err != nil {
+		t.Errorf("tofu test: %v\n%s", err, out)
 	}
 }

@@ -2,8 +2,10 @@
 # for the queues and the idempotency table, roles under a path and a
 # permissions boundary, tags (with the provider's default_tags), Graviton
 # (ARM64) tasks mostly on Fargate Spot, the SES v2 API, a ledger key from
-# Secrets Manager, alarms to an SNS topic, and a configuration set whose
-# events go to CloudWatch and to a second topic. It creates the ECS cluster
+# Secrets Manager, alarms to an SNS topic, a configuration set whose events
+# go to CloudWatch and to a second topic, and an ADOT collector beside each
+# task that puts sesq's metrics in CloudWatch and its traces in X-Ray. It
+# creates the ECS cluster
 # (Container Insights on, Fargate and Fargate Spot capacity providers), the
 # key and the topics; the network, the boundary and the identities are yours.
 #
@@ -43,7 +45,7 @@ variable "image" {
 }
 
 variable "subnet_ids" {
-  description = "Private subnets with a route to SQS, DynamoDB, SES and KMS (NAT or VPC endpoints)."
+  description = "Private subnets with a route to SQS, DynamoDB, SES, KMS, CloudWatch Logs and X-Ray (NAT or VPC endpoints), and to ECR Public for the collector's image (NAT)."
   type        = list(string)
 }
 
@@ -58,7 +60,7 @@ variable "identity_arns" {
 }
 
 variable "permissions_boundary_arn" {
-  description = "The organization's permissions boundary for roles. It must allow SQS, DynamoDB, SES and KMS, the actions the module grants."
+  description = "The organization's permissions boundary for roles. It must allow SQS, DynamoDB, SES, KMS, CloudWatch Logs and X-Ray, the actions the module grants."
   type        = string
 }
 
@@ -174,6 +176,16 @@ module "sesq" {
   create_configuration_set        = true
   configuration_set_sns_topic_arn = aws_sns_topic.ses_events.arn
   configuration_set_event_types   = ["REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "RENDERING_FAILURE"]
+
+  # sesq's metrics in CloudWatch (namespace Mail/sesq) and one trace in ten
+  # in X-Ray (all of those a producer sampled), through an ADOT collector in
+  # each task. The subnets need a route to X-Ray and to ECR Public (or give
+  # image, a mirror of the collector pinned by digest).
+  adot_collector = {
+    traces             = true
+    trace_sample_ratio = 0.1
+  }
+  cloudwatch_metrics_namespace = "Mail/sesq"
 }
 
 output "queue_url" {
@@ -204,4 +216,9 @@ output "operator_policy_arn" {
 output "configuration_set_name" {
   description = "Producers put this in configurationSetName."
   value       = module.sesq.configuration_set_name
+}
+
+output "metrics_log_group_name" {
+  description = "The collector's EMF events, from which CloudWatch extracts sesq's metrics."
+  value       = module.sesq.metrics_log_group_name
 }

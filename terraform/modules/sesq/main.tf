@@ -125,10 +125,12 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
 # deferrals and shutdown hand-backs carry their attempt count in a new
 # message), write the dead-letter queue, send as a delegate for the given
 # identities, and read its send quota: nothing else, and no wildcard
-# resource but GetSendQuota's, which has none. Two grants depend on inputs:
+# resource but GetSendQuota's, which has none. Four grants depend on inputs:
 # the queues' and table's KMS key (kms_key_arn), used only through SQS and
-# DynamoDB, and sending with the module's configuration set (its name, in
-# any region of the account: see ses.tf).
+# DynamoDB; sending with the module's configuration set (its name, in any
+# region of the account: see ses.tf); and, for the collector
+# (adot_collector), writing its metrics log group and, with traces,
+# X-Ray's PutTraceSegments (which has no resource).
 
 data "aws_iam_policy_document" "assume_ecs_tasks" {
   statement {
@@ -194,6 +196,27 @@ data "aws_iam_policy_document" "task" {
       sid       = "SendWithConfigurationSet"
       actions   = ["ses:SendEmail", "ses:SendRawEmail", "ses:SendTemplatedEmail"]
       resources = [local.configuration_set_arn]
+    }
+  }
+  # The collector (collector.tf) writes EMF to the module's log group, which
+  # exists already: a stream of it, not a group.
+  dynamic "statement" {
+    for_each = var.adot_collector == null ? [] : [1]
+    content {
+      sid       = "WriteMetricsAsEMF"
+      actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      resources = ["${aws_cloudwatch_log_group.metrics[0].arn}:*"]
+    }
+  }
+  # X-Ray's PutTraceSegments has no resource-level permissions. The
+  # collector samples nothing itself (sesq does), so it needs no sampling
+  # rules, and sends no telemetry records.
+  dynamic "statement" {
+    for_each = try(var.adot_collector.traces, false) ? [1] : []
+    content {
+      sid       = "SendTracesToXRay"
+      actions   = ["xray:PutTraceSegments"]
+      resources = ["*"]
     }
   }
 }
@@ -327,15 +350,17 @@ resource "aws_ecs_task_definition" "sesq" {
     operating_system_family = "LINUX"
     cpu_architecture        = var.cpu_architecture
   }
-  container_definitions = jsonencode([{
+  # sesq, and the collector (collector.tf) when there is one.
+  container_definitions = jsonencode(concat([merge({
     name         = "sesq"
     image        = var.image
     essential    = true
     command      = ["run"]
     stopTimeout  = local.stop_timeout
     portMappings = [{ containerPort = var.http_port, protocol = "tcp" }]
-    environment  = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
-    secrets      = local.secrets
+    # A map's keys come sorted: the definition does not change between plans.
+    environment = [for k, v in merge(local.environment, local.otel_environment) : { name = k, value = v }]
+    secrets     = local.secrets
     healthCheck = {
       command     = ["CMD", "/sesq", "health", "127.0.0.1:${var.http_port}"]
       interval    = 15
@@ -353,8 +378,15 @@ resource "aws_ecs_task_definition" "sesq" {
     }
     readonlyRootFilesystem = true
     user                   = "65532:65532"
-  }])
+  }, local.sesq_beside_adot...)], local.adot_containers))
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.adot_collector == null || try(var.adot_collector.cpu < var.cpu && var.adot_collector.memory < var.memory, false)
+      error_message = "adot_collector.cpu and adot_collector.memory must be below the task's cpu and memory: sesq needs the rest."
+    }
+  }
 }
 
 resource "aws_ecs_service" "sesq" {

@@ -129,3 +129,15 @@ output "alarm_arns" {
     complaint_rate = aws_cloudwatch_metric_alarm.complaint_rate.arn
   }
 }
+
+# Metrics and traces.
+
+output "metrics_log_group_name" {
+  description = "With adot_collector: the log group the collector writes sesq's metrics to as EMF. null otherwise."
+  value       = try(aws_cloudwatch_log_group.metrics[0].name, null)
+}
+
+output "cloudwatch_metrics_namespace" {
+  description = "With adot_collector: the CloudWatch namespace of sesq's metrics. null otherwise."
+  value       = var.adot_collector == null ? null : var.cloudwatch_metrics_namespace
+}

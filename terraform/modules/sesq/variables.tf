@@ -137,7 +137,7 @@ variable "kms_data_key_reuse_period_seconds" {
 # IAM.
 
 variable "iam_role_permissions_boundary" {
-  description = "ARN of the permissions boundary of every role the module creates (task and execution roles). The boundary must allow what the roles are granted (SQS, DynamoDB, SES, and KMS with kms_key_arn). null: none."
+  description = "ARN of the permissions boundary of every role the module creates (task and execution roles). The boundary must allow what the roles are granted (SQS, DynamoDB, SES, KMS with kms_key_arn, CloudWatch Logs and X-Ray with adot_collector). null: none."
   type        = string
   default     = null
   validation {
@@ -508,5 +508,44 @@ variable "ledger_key_secret_arn" {
   validation {
     condition     = var.ledger_key_secret_arn == "" || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.ledger_key_secret_arn))
     error_message = "ledger_key_secret_arn must be a Secrets Manager secret ARN or empty."
+  }
+}
+
+# Metrics and traces on Fargate: an AWS Distro for OpenTelemetry collector beside sesq.
+
+variable "adot_collector" {
+  description = "Run an AWS Distro for OpenTelemetry collector in each task (not essential: sesq sends on without it). It scrapes sesq's /metrics every 60 s and writes them as CloudWatch embedded metric format to a log group of the module (output metrics_log_group_name), which CloudWatch turns into metrics in cloudwatch_metrics_namespace. traces: sesq also exports its spans to it (OTEL_EXPORTER_OTLP_ENDPOINT on the task's loopback) and it sends them to X-Ray, sampling trace_sample_ratio of the traces no producer sampled. image: the collector, pinned by digest (it runs with the task role); default v0.48.0 from ECR Public, which private subnets without NAT cannot reach: mirror it (e.g. an ECR pull-through cache) and give that digest. cpu and memory: the collector's share of the task's (CPU units; memory is its hard limit in MiB), below the task's. null: no collector."
+  type = object({
+    image              = optional(string, "public.ecr.aws/aws-observability/aws-otel-collector@sha256:9b28046359054b414f4ba76056ba4e8cffda2d53fbcee06171d7eeecd71326c3")
+    traces             = optional(bool, false)
+    trace_sample_ratio = optional(number, 1)
+    cpu                = optional(number, 64)
+    memory             = optional(number, 256)
+  })
+  default = null
+  validation {
+    # By digest: the collector runs with the task role, which may send email for the identities.
+    condition     = var.adot_collector == null || can(regex("^[a-z0-9][a-z0-9./_:-]*@sha256:[0-9a-f]{64}$", var.adot_collector.image))
+    error_message = "adot_collector.image must be pinned by digest: REGISTRY/REPOSITORY@sha256:DIGEST."
+  }
+  validation {
+    condition     = var.adot_collector == null || try(var.adot_collector.trace_sample_ratio >= 0 && var.adot_collector.trace_sample_ratio <= 1, false)
+    error_message = "adot_collector.trace_sample_ratio must be between 0 and 1."
+  }
+  validation {
+    condition     = var.adot_collector == null || try(var.adot_collector.cpu >= 0 && floor(var.adot_collector.cpu) == var.adot_collector.cpu && var.adot_collector.memory >= 64 && floor(var.adot_collector.memory) == var.adot_collector.memory, false)
+    error_message = "adot_collector.cpu must be whole CPU units (0 or more) and adot_collector.memory whole MiB, at least 64."
+  }
+}
+
+variable "cloudwatch_metrics_namespace" {
+  description = "With adot_collector: the CloudWatch namespace of sesq's metrics. Give each deployment in an account and region its own: the metrics carry no deployment dimension."
+  type        = string
+  default     = "sesq"
+  nullable    = false
+  validation {
+    # CloudWatch's rules; AWS/ is AWS's own.
+    condition     = can(regex("^[0-9A-Za-z._/#: -]{1,255}$", var.cloudwatch_metrics_namespace)) && can(regex("[^ ]", var.cloudwatch_metrics_namespace)) && !can(regex("^AWS/", var.cloudwatch_metrics_namespace))
+    error_message = "cloudwatch_metrics_namespace must be 1 to 255 letters, digits, spaces or . - _ / # :, not only spaces, and must not begin with AWS/."
   }
 }
