@@ -5,6 +5,7 @@ package deadletter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 )
 
 // The String message attributes of a dead-lettered message.
@@ -62,7 +64,7 @@ type Failure struct {
 // trace header. The caller deletes the source message only when Write
 // succeeded.
 func (w *Writer) Write(ctx context.Context, m types.Message, f Failure) error {
-	_, err := w.Client.SendMessage(ctx, &sqs.SendMessageInput{
+	_, err := SendCarried(ctx, w.Client, &sqs.SendMessageInput{
 		QueueUrl:                aws.String(w.QueueURL),
 		MessageBody:             m.Body,
 		MessageAttributes:       Attributes(m.MessageAttributes, f, w.SourceQueue),
@@ -98,8 +100,9 @@ func Attributes(orig map[string]types.MessageAttributeValue, f Failure, sourceQu
 
 // Carried lists the attributes of orig that sesq carries along when it
 // writes a message again, in order of preference: sesq-replays, the W3C
-// trace context (traceparent, tracestate), then the producer's others by
-// name. sesq's own bookkeeping attributes are left out.
+// traceparent, the producer's others by name, then tracestate (optional
+// vendor data, which must not push out the producer's own). sesq's own
+// bookkeeping attributes are left out.
 func Carried(orig map[string]types.MessageAttributeValue) []string {
 	keys := make([]string, 0, len(orig))
 	for k := range orig {
@@ -117,8 +120,8 @@ func Carried(orig map[string]types.MessageAttributeValue) []string {
 }
 
 // rank orders carried attributes: sesq-replays first (a replay limit must
-// hold), the trace context next (a trace must not break on the way through
-// sesq), the rest after.
+// hold), traceparent next (a trace must not break on the way through sesq),
+// the producer's others, tracestate last.
 func rank(k string) int {
 	switch k {
 	case AttrReplays:
@@ -126,9 +129,9 @@ func rank(k string) int {
 	case "traceparent":
 		return 1
 	case "tracestate":
-		return 2
+		return 3
 	}
-	return 3
+	return 2
 }
 
 // CarriedSystem is the system attribute sesq carries along when it writes
@@ -137,12 +140,60 @@ func rank(k string) int {
 // when it has none.
 func CarriedSystem(m types.Message) map[string]types.MessageSystemAttributeValue {
 	h := m.Attributes[string(types.MessageSystemAttributeNameAWSTraceHeader)]
-	if h == "" {
+	if !validTraceHeader(h) {
 		return nil
 	}
 	return map[string]types.MessageSystemAttributeValue{
 		string(types.MessageSystemAttributeNameForSendsAWSTraceHeader): {DataType: aws.String("String"), StringValue: aws.String(h)},
 	}
+}
+
+// validTraceHeader tells whether h is an X-Ray trace header SQS takes on a
+// send: printable ASCII, at most 512 bytes, with a Root=1-XXXXXXXX-
+// XXXXXXXXXXXXXXXXXXXXXXXX field. SQS may have taken a looser one from a
+// producer's X-Amzn-Trace-Id; such a header is dropped, not copied into a
+// send it could fail.
+func validTraceHeader(h string) bool {
+	if h == "" || len(h) > 512 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if h[i] < ' ' || h[i] > '~' {
+			return false
+		}
+	}
+	for _, f := range strings.Split(h, ";") {
+		root, ok := strings.CutPrefix(strings.TrimSpace(f), "Root=")
+		if !ok {
+			continue
+		}
+		p := strings.Split(root, "-")
+		return len(p) == 3 && p[0] == "1" && len(p[1]) == 8 && len(p[2]) == 24 && isHex(p[1]) && isHex(p[2])
+	}
+	return false
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// SendCarried sends in; when SQS refuses a send that carries the trace
+// header, it sends again once without it: the trace is optional, the
+// message is not.
+func SendCarried(ctx context.Context, c Sender, in *sqs.SendMessageInput) (*sqs.SendMessageOutput, error) {
+	out, err := c.SendMessage(ctx, in)
+	var api smithy.APIError
+	if err != nil && in.MessageSystemAttributes != nil && errors.As(err, &api) && ctx.Err() == nil {
+		again := *in
+		again.MessageSystemAttributes = nil
+		return c.SendMessage(ctx, &again)
+	}
+	return out, err
 }
 
 func str(s string) types.MessageAttributeValue {

@@ -32,8 +32,8 @@ func TestAttributes(t *testing.T) {
 	want := map[string]string{
 		deadletter.AttrReason: "authorization", deadletter.AttrErrorCode: "AccessDenied", deadletter.AttrError: "not authorized",
 		deadletter.AttrAttempts: "1", deadletter.AttrFailedAt: "2026-11-27T11:00:00Z", deadletter.AttrSourceQueue: "https://sqs.us-east-1.amazonaws.com/1/q",
-		// then sesq-replays, the trace context, then the producer's by name while there is room
-		deadletter.AttrReplays: "2", "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": "vendor=1", "a": "1",
+		// then sesq-replays, traceparent, then the producer's by name while there is room (tracestate last)
+		deadletter.AttrReplays: "2", "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "a": "1", "b": "2",
 	}
 	if len(got) != 10 {
 		t.Errorf("%d attributes, want the SQS maximum of 10", len(got))
@@ -43,7 +43,7 @@ func TestAttributes(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, aws.ToString(got[k].StringValue), v)
 		}
 	}
-	for _, k := range []string{"sesq-deferrals", "tenant", "trace", "z", "b", "binary"} {
+	for _, k := range []string{"sesq-deferrals", "tenant", "trace", "z", "binary", "tracestate"} {
 		if _, ok := got[k]; ok {
 			t.Errorf("%s kept, want dropped", k)
 		}

@@ -3,10 +3,12 @@ package deadletter_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/testsupport/sqsfake"
@@ -76,4 +78,48 @@ func TestWriteAndReplayKeepTheTrace(t *testing.T) {
 		t.Fatalf("replay: %+v, %v", sum, err)
 	}
 	check("replayed", receiveOne(t, s, src))
+}
+
+// A trace header SQS would refuse on a send is not copied; and when SQS
+// refuses a send that carries one all the same, the message goes again
+// without it: the trace is optional, the message is not.
+func TestTraceHeaderNeverBlocksASend(t *testing.T) {
+	for h, valid := range map[string]bool{
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1": true,
+		"Root=1-5759e988-bd862e3fe1be46a994272793":                                   true,
+		"":                                  false,
+		"Root=1-5759e988-bd862e3fe1be46a9":  false,
+		"Parent=53995c3f42cd8ad8;Sampled=1": false,
+		"Root=1-5759e98g-bd862e3fe1be46a994272793":                    false,
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Note=\u00e9t\u00e9": false,
+	} {
+		got := deadletter.CarriedSystem(types.Message{Attributes: map[string]string{"AWSTraceHeader": h}}) != nil
+		if got != valid {
+			t.Errorf("%q carried %v, want %v", h, got, valid)
+		}
+	}
+	s := &refusesTrace{}
+	w := deadletter.Writer{Client: s, QueueURL: "https://sqs.us-east-1.amazonaws.com/1/q-dlq"}
+	m := types.Message{Body: aws.String("b"), Attributes: map[string]string{"AWSTraceHeader": xrayHeader}}
+	if err := w.Write(context.Background(), m, deadletter.Failure{Reason: "rejected", At: time.Now()}); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if s.calls != 2 || s.sent == nil || s.sent.MessageSystemAttributes != nil {
+		t.Errorf("%d sends, last %+v; want a second send without the trace header", s.calls, s.sent)
+	}
+}
+
+// refusesTrace is an SQS that refuses every send carrying a trace header.
+type refusesTrace struct {
+	calls int
+	sent  *sqs.SendMessageInput
+}
+
+func (r *refusesTrace) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	r.calls++
+	if in.MessageSystemAttributes != nil {
+		return nil, &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: "AWSTraceHeader is not a valid trace header"}
+	}
+	r.sent = in
+	return &sqs.SendMessageOutput{MessageId: aws.String("m")}, nil
 }

@@ -102,13 +102,27 @@ func (p *Producer) send(ctx context.Context, bodies [][]byte, results []Result) 
 		}
 		if len(batch) == maxBatchEntries || size+n > maxBatchBytes {
 			if err := flush(); err != nil {
-				return results, err
+				return unsent(results, err), err
 			}
 		}
 		batch = append(batch, i)
 		size += n
 	}
-	return results, flush()
+	if err := flush(); err != nil {
+		return unsent(results, err), err
+	}
+	return results, nil
+}
+
+// unsent marks every envelope neither sent nor refused with err: the
+// caller must not read an empty result as sent.
+func unsent(results []Result, err error) []Result {
+	for i := range results {
+		if results[i].Err == nil && results[i].MessageID == "" {
+			results[i].Err = fmt.Errorf("not sent: %w", err)
+		}
+	}
+	return results
 }
 
 // traceAttributes is the W3C trace context of ctx's span as message

@@ -2,6 +2,8 @@ package envelope_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -85,5 +87,41 @@ func TestProducerCountsTheTraceContextInTheSize(t *testing.T) {
 	}
 	if res, _ := p.EnqueueBodies(ctx, [][]byte{body}); res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "trace context") {
 		t.Fatalf("a body of exactly the limit taken beside the trace context: %v", res[0].Err)
+	}
+}
+
+// cancels is an SQS whose first batch is cut off by the caller's context.
+type cancels struct {
+	cancel func()
+	calls  int
+}
+
+func (c *cancels) SendMessageBatch(ctx context.Context, _ *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	c.calls++
+	c.cancel()
+	return nil, ctx.Err()
+}
+
+// A send cut off by the context leaves no envelope looking sent: every one
+// neither sent nor refused carries the error.
+func TestProducerMarksUnsentEnvelopes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bodies := [][]byte{[]byte(`{"version":1}`)}
+	for i := range 12 { // two batches
+		bodies = append(bodies, env(map[string]any{"id": fmt.Sprint("e", i)}))
+	}
+	c := &cancels{cancel: cancel}
+	results, err := (&envelope.Producer{Client: c, QueueURL: "https://sqs.us-east-1.amazonaws.com/1/mail"}).EnqueueBodies(ctx, bodies)
+	if !errors.Is(err, context.Canceled) || c.calls != 1 {
+		t.Fatalf("err %v after %d calls", err, c.calls)
+	}
+	for i, r := range results {
+		if r.Err == nil || r.MessageID != "" {
+			t.Errorf("envelope %d: %+v, want an error and no id", i, r)
+		}
+	}
+	if strings.HasPrefix(results[0].Err.Error(), "not sent") || !strings.HasPrefix(results[12].Err.Error(), "not sent: ") {
+		t.Errorf("errors %v, %v: want the invalid one as invalid, the unsent marked", results[0].Err, results[12].Err)
 	}
 }

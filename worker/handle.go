@@ -221,7 +221,7 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision 
 			o.Uncertain = !errors.As(err, &te) || te.Uncertain
 		}
 		if endSend != nil {
-			endSend(SendEnd{Failed: err != nil, Code: o.Code, Message: o.Message, MessageID: id})
+			endSend(SendEnd{Failed: err != nil, Code: o.Code, Message: transport.Redact(o.Message), MessageID: id})
 		}
 		s.Now, s.Stopping = time.Now(), ctx.Err() != nil
 		if o.Class == retry.Unavailable {
@@ -415,7 +415,7 @@ func (w *Worker) requeue(ctx context.Context, d *delivery, l ledger.Ledger, dela
 		}
 		attrs[k] = d.msg.MessageAttributes[k]
 	}
-	_, err := w.queue.SendMessage(ctx, &sqs.SendMessageInput{
+	_, err := deadletter.SendCarried(ctx, w.queue, &sqs.SendMessageInput{
 		QueueUrl:                aws.String(w.cfg.QueueURL),
 		MessageBody:             d.msg.Body,
 		MessageAttributes:       attrs,

@@ -63,9 +63,11 @@ var _ Idempotency = (*idempotency.Memory)(nil)
 var _ Idempotency = (*idempotency.DynamoDB)(nil)
 
 // Metrics is what the worker reports as it works (internal/metrics
-// exports it to Prometheus). Labels are bounded: regions and actions come
-// from valid envelopes, codes from the transport's error table
-// (transport.CodeLabel).
+// exports it to Prometheus). Actions come from valid envelopes and codes
+// from the transport's error table (transport.CodeLabel), so they are
+// bounded; a region is any well-formed one an envelope names, so an
+// implementation must bound it (internal/metrics keeps the first
+// MaxRegions).
 type Metrics interface {
 	// Message counts a message that reached an outcome (sent,
 	// dead-lettered, handed back, ...) in a region, for an action.

@@ -58,7 +58,7 @@ func TestReadCommandsPrintJSON(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var first, second map[string]any
 	if code != 1 || len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &first) != nil || json.Unmarshal([]byte(lines[1]), &second) != nil ||
-		first["line"] != 1.0 || first["messageId"] == nil || second["line"] != 3.0 || second["error"] != "unknown field SourceArn (did you mean sourceArn?)" {
+		first["line"] != 1.0 || first["valid"] != true || first["action"] != "SendEmail" || first["region"] != "us-east-1" || first["id"] != "a" || second["line"] != 3.0 || second["error"] != "unknown field SourceArn (did you mean sourceArn?)" {
 		t.Errorf("enqueue --dry-run --json: exit %d, %q", code, out)
 	}
 

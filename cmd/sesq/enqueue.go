@@ -29,7 +29,7 @@ const enqueueChunk = 500
 func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("enqueue", "sesq enqueue [--dry-run] [--json] [FILE|-]   (JSON lines; - or none: stdin)", stdout)
 	dryRun := fs.Bool("dry-run", false, "validate only; send nothing")
-	asJSON := fs.Bool("json", false, `print one JSON object per line: {"line": N, "messageId": …} or {"line": N, "error": …}`)
+	asJSON := fs.Bool("json", false, `print one JSON object per line: {"line": N, "messageId": …} or {"line": N, "error": …} (with --dry-run: {"line": N, "valid": true, "action": …, "region": …, "id": …})`)
 	if err := fs.parse(args, 1); err != nil {
 		return err
 	}
@@ -44,13 +44,16 @@ func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		in = f
 	}
 	var send func(ctx context.Context, bodies [][]byte) ([]envelope.Result, error)
+	var parsed []*envelope.Envelope // with --dry-run: the chunk's envelopes, nil where invalid
 	if *dryRun {
 		send = func(_ context.Context, bodies [][]byte) ([]envelope.Result, error) {
 			results := make([]envelope.Result, len(bodies))
+			parsed = make([]*envelope.Envelope, len(bodies))
 			for i, b := range bodies {
 				if e, err := envelope.Parse(b); err != nil {
 					results[i].Err = err
 				} else {
+					parsed[i] = e
 					results[i].MessageID = fmt.Sprintf("valid (%s in %s, id %s)", e.Action, e.Region(), e.Key())
 				}
 			}
@@ -104,6 +107,9 @@ func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			switch {
 			case *asJSON && r.Err != nil:
 				writeJSONLine(stdout, map[string]any{"line": lines[i], "error": r.Err.Error()})
+			case *asJSON && *dryRun:
+				e := parsed[i]
+				writeJSONLine(stdout, map[string]any{"line": lines[i], "valid": true, "action": e.Action, "region": e.Region(), "id": e.Key()})
 			case *asJSON:
 				writeJSONLine(stdout, map[string]any{"line": lines[i], "messageId": r.MessageID})
 			case r.Err != nil:

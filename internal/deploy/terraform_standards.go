@@ -644,12 +644,13 @@ func checkAlarms(m *Module, bad func(string, ...any)) {
 	if !complaintAlarm {
 		bad("no alarm on the account's SES complaint rate (AWS/SES Reputation.ComplaintRate rising to var.complaint_rate_alarm_threshold)")
 	}
-	// SES reviews an account at 5 % bounces and 0.1 % complaints.
-	if b, ok := m.number(attr(m.Block("variable", "bounce_rate_alarm_threshold"), "default")); !ok || b > 0.05 {
-		bad("the default bounce rate alarm threshold (%v) is above SES's review threshold, 0.05", b)
+	// SES reviews an account at 5 % bounces and 0.1 % complaints: the
+	// alarms must fire before that, with time to act.
+	if b, ok := m.number(attr(m.Block("variable", "bounce_rate_alarm_threshold"), "default")); !ok || b >= 0.05 {
+		bad("the default bounce rate alarm threshold (%v) is not below SES's review threshold, 0.05", b)
 	}
-	if c, ok := m.number(attr(m.Block("variable", "complaint_rate_alarm_threshold"), "default")); !ok || c > 0.001 {
-		bad("the default complaint rate alarm threshold (%v) is above SES's review threshold, 0.001", c)
+	if c, ok := m.number(attr(m.Block("variable", "complaint_rate_alarm_threshold"), "default")); !ok || c >= 0.001 {
+		bad("the default complaint rate alarm threshold (%v) is not below SES's review threshold, 0.001", c)
 	}
 }
 

@@ -74,7 +74,9 @@ func brokenCases() []brokenCase {
 		{"SMTP password in plain text", "main.tf", "    SESQ_SMTP_TLS           = var.smtp_tls\n", "    SESQ_SMTP_TLS           = var.smtp_tls\n    SESQ_SMTP_PASSWORD      = \"hunter2\"\n", "belongs in the container's secrets"},
 		{"variable not passed", "main.tf", "    SESQ_SEND_TIMEOUT       = var.send_timeout\n", "", "does not get SESQ_SEND_TIMEOUT"},
 		{"DLQ URL not the module's", "main.tf", "SESQ_DLQ_URL            = aws_sqs_queue.dlq.url", "SESQ_DLQ_URL            = aws_sqs_queue.source.url", "SESQ_DLQ_URL must be"},
-		{"stop timeout too short", "main.tf", "stop_timeout = min(var.shutdown_timeout_seconds + var.wait_time_seconds + 5, 120)", "stop_timeout = 10", "stopTimeout"},
+		{"bounce alarm at SES's review threshold", "variables.tf", "default     = 0.04\n", "default     = 0.05\n", "not below SES's review threshold, 0.05"},
+		{"complaint alarm at SES's review threshold", "variables.tf", "default     = 0.0008\n", "default     = 0.001\n", "not below SES's review threshold, 0.001"},
+		{"stop timeout too short", "main.tf", "stop_timeout = min(var.shutdown_timeout_seconds + var.wait_time_seconds + 15, 120)", "stop_timeout = 10", "stopTimeout"},
 		{"scaling on another service", "autoscaling.tf", "resource_id        = \"service/${local.cluster_name}/${aws_ecs_service.sesq.name}\"", "resource_id        = \"service/${local.cluster_name}/other\"", "does not target the ECS service"},
 		{"scaling not from the queue", "autoscaling.tf", "value = aws_sqs_queue.source.name", "value = \"other-queue\"", "ApproximateNumberOfMessagesVisible of aws_sqs_queue.source.name"},
 		{"scaling not per task", "autoscaling.tf", "expression  = \"visible / IF(tasks > 0, tasks, 1)\"", "expression  = \"visible\"", "no expression of visible messages over tasks"},
@@ -118,7 +120,6 @@ func brokenCases() []brokenCase {
 		{"alarm to a fixed topic", "alarms.tf", "  alarm_actions       = local.alarm_actions\n", "  alarm_actions       = [\"arn:aws:sns:us-east-1:111122223333:x\"]\n", "alarm dlq_not_empty does not notify local.alarm_actions"},
 		{"no bounce rate alarm", "alarms.tf", `metric_name         = "Reputation.BounceRate"`, `metric_name         = "Reputation.BounceRatio"`, "no alarm on the account's SES bounce rate"},
 		{"complaint rate alarm with a fixed threshold", "alarms.tf", "threshold           = var.complaint_rate_alarm_threshold", "threshold           = 0.001", "no alarm on the account's SES complaint rate"},
-		{"complaint threshold above SES's review", "variables.tf", "  default     = 0.001\n", "  default     = 0.002\n", "the default complaint rate alarm threshold (0.002) is above"},
 
 		// The configuration set.
 		{"configuration set always created", "ses.tf", "  count                  = var.create_configuration_set ? 1 : 0\n  configuration_set_name = local.configuration_set_name", "  count                  = 1\n  configuration_set_name = local.configuration_set_name", "count is not from var.create_configuration_set"},

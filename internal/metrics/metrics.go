@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,35 @@ type Metrics struct {
 	storeErrs  *prometheus.CounterVec
 	sendRate   *rateCollector
 	breakers   *breakerCollector
+	regions    *labelSet
+}
+
+// MaxRegions bounds the region label: the first MaxRegions regions seen
+// keep their names, later ones count as "other" (AWS has about 35
+// regions, but an envelope's ARN may name any well-formed one, so a
+// producer could otherwise make series without end). The send-rate and
+// breaker gauges leave "other" regions out.
+const MaxRegions = 40
+
+// labelSet is a label whose values are bounded: the first max values seen
+// are kept, the rest are "other".
+type labelSet struct {
+	mu   sync.Mutex
+	seen map[string]bool
+	max  int
+}
+
+func (l *labelSet) label(v string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen[v] {
+		return v
+	}
+	if len(l.seen) >= l.max {
+		return "other"
+	}
+	l.seen[v] = true
+	return v
 }
 
 // StoreOperations are the idempotency store's operations, the values of
@@ -91,12 +121,13 @@ func New(version string) *Metrics {
 	for _, op := range StoreOperations {
 		m.storeErrs.WithLabelValues(op)
 	}
+	m.regions = &labelSet{seen: map[string]bool{}, max: MaxRegions}
 	m.sendRate = &rateCollector{desc: prometheus.NewDesc("sesq_ses_send_rate",
 		"Current SES send rate limit per region, messages per second (0: unknown, not limited yet).",
-		[]string{"region"}, nil)}
+		[]string{"region"}, nil), regions: m.regions}
 	m.breakers = &breakerCollector{desc: prometheus.NewDesc("sesq_breaker_state",
 		"Each region's breaker: 0 closed (sending), 1 open (sends paused after failures or refused credentials), 2 probing (one send out to test the region).",
-		[]string{"region"}, nil)}
+		[]string{"region"}, nil), regions: m.regions}
 	m.reg.MustRegister(buildInfo, m.sendRate, m.breakers, m.messages, m.sesSeconds, m.sesCalls, m.inFlight, m.queueLag, m.throttles,
 		m.sqsCalls, m.deadLetter, m.storeErrs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -121,7 +152,7 @@ func orUnknown(s string) string {
 // Message counts one message's outcome.
 func (m *Metrics) Message(outcome, region, action string) {
 	if m != nil {
-		m.messages.WithLabelValues(outcome, orUnknown(region), orUnknown(action)).Inc()
+		m.messages.WithLabelValues(outcome, m.regions.label(orUnknown(region)), orUnknown(action)).Inc()
 	}
 }
 
@@ -132,6 +163,7 @@ func (m *Metrics) SESCall(region, action, code string, d time.Duration, throttle
 	if m == nil {
 		return
 	}
+	region = m.regions.label(region)
 	m.sesSeconds.WithLabelValues(region, action).Observe(d.Seconds())
 	m.sesCalls.WithLabelValues(region, action, code).Inc()
 	if throttled {
@@ -164,8 +196,9 @@ func (m *Metrics) ObserveSendRates(rates func() map[string]float64) {
 // rateCollector reads the send rates when scraped: they change with every
 // throttle and every second of growth.
 type rateCollector struct {
-	desc  *prometheus.Desc
-	rates atomic.Pointer[func() map[string]float64]
+	desc    *prometheus.Desc
+	rates   atomic.Pointer[func() map[string]float64]
+	regions *labelSet
 }
 
 func (c *rateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
@@ -176,6 +209,9 @@ func (c *rateCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for region, rate := range (*f)() {
+		if c.regions.label(region) != region {
+			continue
+		}
 		if math.IsInf(rate, 0) {
 			rate = 0
 		}
@@ -193,8 +229,9 @@ func (m *Metrics) ObserveBreakers(states func() map[string]worker.BreakerState) 
 
 // breakerCollector reads the breaker states when scraped.
 type breakerCollector struct {
-	desc   *prometheus.Desc
-	states atomic.Pointer[func() map[string]worker.BreakerState]
+	desc    *prometheus.Desc
+	states  atomic.Pointer[func() map[string]worker.BreakerState]
+	regions *labelSet
 }
 
 func (c *breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
@@ -205,6 +242,9 @@ func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for region, s := range (*f)() {
+		if c.regions.label(region) != region {
+			continue
+		}
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(s), region)
 	}
 }

@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"runtime"
 	"strings"
@@ -71,4 +72,32 @@ func TestNilMetrics(t *testing.T) {
 	m.StoreError("claim")
 	m.ObserveBreakers(nil)
 	m.Message("sent", "r", "a")
+}
+
+// The region label is bounded: an envelope may name any well-formed region,
+// and past MaxRegions the rest count as "other" (and leave the gauges).
+func TestRegionLabelIsBounded(t *testing.T) {
+	m := metrics.New("v")
+	states := map[string]worker.BreakerState{}
+	for i := range metrics.MaxRegions + 10 {
+		region := fmt.Sprintf("xx-made-up-%d", i)
+		m.SESCall(region, "SendEmail", "", time.Millisecond, false)
+		m.Message("rejected", region, "SendEmail")
+		states[region] = worker.BreakerClosed
+	}
+	m.ObserveBreakers(func() map[string]worker.BreakerState { return states })
+	got := scrape(t, m)
+	calls, breakers := 0, 0
+	for k := range got {
+		switch {
+		case strings.HasPrefix(k, "sesq_ses_calls_total{"):
+			calls++
+		case strings.HasPrefix(k, "sesq_breaker_state{"):
+			breakers++
+		}
+	}
+	if calls != metrics.MaxRegions+1 || breakers != metrics.MaxRegions || got[`sesq_ses_calls_total{action="SendEmail",code="",region="other"}`] != "10" ||
+		got[`sesq_messages_total{action="SendEmail",outcome="rejected",region="other"}`] != "10" {
+		t.Errorf("%d call series, %d breaker series; want %d (other counting 10) and %d", calls, breakers, metrics.MaxRegions+1, metrics.MaxRegions)
+	}
 }

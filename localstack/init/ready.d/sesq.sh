@@ -13,6 +13,7 @@ set -uo pipefail
 status=${SESQ_INIT_STATUS:-/tmp/sesq-init.status}
 endpoint=${SESQ_INIT_QUEUE_HOST:-http://sqs.us-east-1.localhost.localstack.cloud:4566}
 notes=()
+rm -f "$status"
 
 fail() {
   echo "sesq: $1" >&2
@@ -56,5 +57,5 @@ for region in us-east-1 eu-west-1; do
   }"
 done
 
-{ echo ready; for n in "${notes[@]}"; do echo "$n"; done; } > "$status"
+{ echo ready; for n in ${notes[@]+"${notes[@]}"}; do echo "$n"; done; } > "$status"
 echo "sesq: queues and identities ready (${#notes[@]} SES steps skipped)"

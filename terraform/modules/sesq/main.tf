@@ -9,7 +9,7 @@ locals {
   cluster_name = element(split("/", var.cluster_arn), 1)
   allowed      = length(var.allowed_identities) > 0 ? var.allowed_identities : var.identity_arns
   # Fargate allows at most 120 s between SIGTERM and SIGKILL.
-  stop_timeout = min(var.shutdown_timeout_seconds + var.wait_time_seconds + 5, 120)
+  stop_timeout = min(var.shutdown_timeout_seconds + var.wait_time_seconds + 15, 120)
 
   # Every SESQ_* setting the worker reads (internal/config), handed to the container.
   environment = {

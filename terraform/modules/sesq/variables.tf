@@ -366,7 +366,7 @@ variable "oldest_message_alarm_seconds" {
 variable "bounce_rate_alarm_threshold" {
   description = "Alarm when the account's SES bounce rate (AWS/SES Reputation.BounceRate, a fraction) in this region reaches this. A delegate sender answers for the bounces of the identities it sends for: SES reviews an account at 0.05 (5 %) and may pause its sending at 0.10."
   type        = number
-  default     = 0.05
+  default     = 0.04
   validation {
     condition     = var.bounce_rate_alarm_threshold > 0 && var.bounce_rate_alarm_threshold < 0.1
     error_message = "bounce_rate_alarm_threshold must be a fraction above 0 and below 0.1 (SES may pause sending at 10 %)."
@@ -376,7 +376,7 @@ variable "bounce_rate_alarm_threshold" {
 variable "complaint_rate_alarm_threshold" {
   description = "Alarm when the account's SES complaint rate (AWS/SES Reputation.ComplaintRate, a fraction) in this region reaches this. SES reviews an account at 0.001 (0.1 %) and may pause its sending at 0.005."
   type        = number
-  default     = 0.001
+  default     = 0.0008
   validation {
     condition     = var.complaint_rate_alarm_threshold > 0 && var.complaint_rate_alarm_threshold < 0.005
     error_message = "complaint_rate_alarm_threshold must be a fraction above 0 and below 0.005 (SES may pause sending at 0.5 %)."
