@@ -26,6 +26,7 @@ const (
 	AttrAttempts    = "sesq-attempts"     // send calls made over all deliveries (an unfinished delivery counts one)
 	AttrFailedAt    = "sesq-failed-at"    // RFC 3339
 	AttrSourceQueue = "sesq-source-queue" // URL of the queue the message came from
+	AttrTenant      = "sesq-tenant"       // the envelope's tenant (envelope.Envelope.Tenant); "-" when the body is no valid envelope
 	// AttrReplays counts replays from the dead-letter queue; it is kept
 	// through dead-lettering so that a replay limit holds.
 	AttrReplays = "sesq-replays"
@@ -56,6 +57,7 @@ type Failure struct {
 	Error    string
 	Attempts int
 	At       time.Time
+	Tenant   string // the envelope's tenant; "" when the body could not be parsed
 }
 
 // Write sends message m, received from the source queue, to the
@@ -69,6 +71,7 @@ func (w *Writer) Write(ctx context.Context, m types.Message, f Failure) error {
 		MessageBody:             m.Body,
 		MessageAttributes:       Attributes(m.MessageAttributes, f, w.SourceQueue),
 		MessageSystemAttributes: CarriedSystem(m),
+		MessageGroupId:          CarriedGroup(m),
 	})
 	if err != nil {
 		return fmt.Errorf("write to dead-letter queue (reason %s): %w", f.Reason, err)
@@ -76,7 +79,7 @@ func (w *Writer) Write(ctx context.Context, m types.Message, f Failure) error {
 	return nil
 }
 
-// Attributes builds the attributes of a dead-lettered message: the six sesq
+// Attributes builds the attributes of a dead-lettered message: the seven sesq
 // failure attributes, then the producer's own while fewer than ten are set
 // (sesq-replays first, then by name; sesq's other attributes and the rest are
 // dropped).
@@ -88,6 +91,7 @@ func Attributes(orig map[string]types.MessageAttributeValue, f Failure, sourceQu
 		AttrAttempts:    str(strconv.Itoa(f.Attempts)),
 		AttrFailedAt:    str(f.At.UTC().Format(time.RFC3339)),
 		AttrSourceQueue: str(orDash(sourceQueue)),
+		AttrTenant:      str(orDash(f.Tenant)),
 	}
 	for _, k := range Carried(orig) {
 		if len(out) == maxAttributes {
@@ -183,17 +187,35 @@ func isHex(s string) bool {
 }
 
 // SendCarried sends in; when SQS refuses a send that carries the trace
-// header, it sends again once without it: the trace is optional, the
-// message is not.
+// header or a message group, it sends again once without them: the trace
+// and the fair-queue group are optional, the message is not.
 func SendCarried(ctx context.Context, c Sender, in *sqs.SendMessageInput) (*sqs.SendMessageOutput, error) {
 	out, err := c.SendMessage(ctx, in)
 	var api smithy.APIError
-	if err != nil && in.MessageSystemAttributes != nil && errors.As(err, &api) && ctx.Err() == nil {
+	if err != nil && (in.MessageSystemAttributes != nil || in.MessageGroupId != nil) && errors.As(err, &api) && ctx.Err() == nil {
 		again := *in
-		again.MessageSystemAttributes = nil
+		again.MessageSystemAttributes, again.MessageGroupId = nil, nil
 		return c.SendMessage(ctx, &again)
 	}
 	return out, err
+}
+
+// CarriedGroup is the message's MessageGroupId, which sesq keeps when it
+// writes the message again, so that a put-back or dead-lettered message
+// stays with its tenant in an SQS fair queue; nil when it has none (or one
+// SQS would not take back: 1-128 characters of letters, digits and
+// punctuation).
+func CarriedGroup(m types.Message) *string {
+	g := m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
+	if g == "" || len(g) > 128 {
+		return nil
+	}
+	for i := 0; i < len(g); i++ {
+		if g[i] < '!' || g[i] > '~' {
+			return nil
+		}
+	}
+	return aws.String(g)
 }
 
 func str(s string) types.MessageAttributeValue {

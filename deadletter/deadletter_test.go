@@ -19,7 +19,7 @@ func str(s string) types.MessageAttributeValue {
 
 func TestAttributes(t *testing.T) {
 	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.FixedZone("CET", 3600))
-	f := deadletter.Failure{Reason: "authorization", Code: "AccessDenied", Error: "not authorized", Attempts: 1, At: at}
+	f := deadletter.Failure{Reason: "authorization", Code: "AccessDenied", Error: "not authorized", Attempts: 1, At: at, Tenant: "acme"}
 	orig := map[string]types.MessageAttributeValue{
 		"tenant": str("acme"), "b": str("2"), "a": str("1"), "trace": str("t"), "z": str("26"),
 		"tracestate": str("vendor=1"), "traceparent": str("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
@@ -32,8 +32,9 @@ func TestAttributes(t *testing.T) {
 	want := map[string]string{
 		deadletter.AttrReason: "authorization", deadletter.AttrErrorCode: "AccessDenied", deadletter.AttrError: "not authorized",
 		deadletter.AttrAttempts: "1", deadletter.AttrFailedAt: "2026-11-27T11:00:00Z", deadletter.AttrSourceQueue: "https://sqs.us-east-1.amazonaws.com/1/q",
+		deadletter.AttrTenant: "acme",
 		// then sesq-replays, traceparent, then the producer's by name while there is room (tracestate last)
-		deadletter.AttrReplays: "2", "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "a": "1", "b": "2",
+		deadletter.AttrReplays: "2", "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "a": "1",
 	}
 	if len(got) != 10 {
 		t.Errorf("%d attributes, want the SQS maximum of 10", len(got))
@@ -43,7 +44,7 @@ func TestAttributes(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, aws.ToString(got[k].StringValue), v)
 		}
 	}
-	for _, k := range []string{"sesq-deferrals", "tenant", "trace", "z", "binary", "tracestate"} {
+	for _, k := range []string{"sesq-deferrals", "tenant", "b", "trace", "z", "binary", "tracestate"} {
 		if _, ok := got[k]; ok {
 			t.Errorf("%s kept, want dropped", k)
 		}
@@ -62,7 +63,10 @@ func TestAttributesNeverEmptyAndBounded(t *testing.T) {
 	if len(e) > deadletter.MaxErrorLength || !utf8.ValidString(e) {
 		t.Errorf("error attribute is %d bytes, valid UTF-8 %v", len(e), utf8.ValidString(e))
 	}
-	if fmt.Sprint(len(got)) != "6" {
-		t.Errorf("%d attributes without producer attributes, want 6", len(got))
+	if fmt.Sprint(len(got)) != "7" {
+		t.Errorf("%d attributes without producer attributes, want 7", len(got))
+	}
+	if v := aws.ToString(got[deadletter.AttrTenant].StringValue); v != "-" {
+		t.Errorf("no tenant: %s = %q, want -", deadletter.AttrTenant, v)
 	}
 }

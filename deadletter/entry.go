@@ -23,6 +23,7 @@ type Entry struct {
 	Error     string
 	Region    string // of the envelope's identity ARNs ("" when none could be read)
 	Identity  string // the envelope's first identity ARN ("" when none)
+	Tenant    string // sesq-tenant, else the envelope's tenant ("" when none could be read)
 	FailedAt  time.Time
 	Replays   int
 }
@@ -49,23 +50,54 @@ func Describe(m types.Message) Entry {
 	} else if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
 		e.FailedAt = time.UnixMilli(ms).UTC() // a redriven message: when it was first sent
 	}
+	if t := attr(AttrTenant); t != "-" && validTenant(t) {
+		e.Tenant = t
+	}
 	body := []byte(aws.ToString(m.Body))
 	if env, err := envelope.Parse(body); err == nil {
 		e.Region = env.Region()
 		if ids := env.IdentityARNs(); len(ids) > 0 {
 			e.Identity = ids[0]
 		}
+		if e.Tenant == "" { // redriven by SQS, or written before sesq-tenant
+			e.Tenant = env.Tenant()
+		}
 		return e
 	}
-	// An invalid envelope: take the first ARN field that parses.
-	var loose struct{ SourceArn, FromArn, ReturnPathArn string }
+	// An invalid envelope: take the first ARN field that parses, and the
+	// tenant by the same rule as Envelope.Tenant from fields that are
+	// valid tenant names.
+	var loose struct{ SourceArn, FromArn, ReturnPathArn, Tenant, TenantName string }
 	if json.Unmarshal(body, &loose) == nil {
+		var account string
 		for _, a := range []string{loose.SourceArn, loose.FromArn, loose.ReturnPathArn} {
 			if p, err := envelope.ParseIdentityARN(a); err == nil {
-				e.Region, e.Identity = p.Region, a
+				e.Region, e.Identity, account = p.Region, a, p.Account
 				break
+			}
+		}
+		if e.Tenant == "" {
+			for _, t := range []string{loose.Tenant, loose.TenantName, account} {
+				if validTenant(t) {
+					e.Tenant = t
+					break
+				}
 			}
 		}
 	}
 	return e
+}
+
+// validTenant: 1 to 64 letters, digits, _ and -, safe to show.
+func validTenant(s string) bool {
+	if s == "" || len(s) > envelope.MaxTenantNameLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

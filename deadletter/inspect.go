@@ -8,13 +8,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// Group is dead letters that share a reason, error code, region and
-// identity.
+// Group is dead letters that share a reason, error code, region, identity
+// and tenant.
 type Group struct {
 	Reason    string    `json:"reason"`
 	ErrorCode string    `json:"errorCode"`
 	Region    string    `json:"region"`
 	Identity  string    `json:"identity"`
+	Tenant    string    `json:"tenant"`
 	Count     int       `json:"count"`
 	Oldest    time.Time `json:"oldest"`
 	Newest    time.Time `json:"newest"`
@@ -29,10 +30,10 @@ func Inspect(ctx context.Context, q Queue, url string) ([]Group, error) {
 	err := s.each(ctx, func(msgs []types.Message) bool {
 		for _, m := range msgs {
 			e := Describe(m)
-			k := Group{Reason: e.Reason, ErrorCode: e.ErrorCode, Region: e.Region, Identity: e.Identity}
+			k := Group{Reason: e.Reason, ErrorCode: e.ErrorCode, Region: e.Region, Identity: e.Identity, Tenant: e.Tenant}
 			g, ok := groups[k]
 			if !ok {
-				g = &Group{Reason: k.Reason, ErrorCode: k.ErrorCode, Region: k.Region, Identity: k.Identity, Oldest: e.FailedAt, Newest: e.FailedAt}
+				g = &Group{Reason: k.Reason, ErrorCode: k.ErrorCode, Region: k.Region, Identity: k.Identity, Tenant: k.Tenant, Oldest: e.FailedAt, Newest: e.FailedAt}
 				groups[k] = g
 			}
 			g.Count++
@@ -63,7 +64,10 @@ func Inspect(ctx context.Context, q Queue, url string) ([]Group, error) {
 		if a.Region != b.Region {
 			return a.Region < b.Region
 		}
-		return a.Identity < b.Identity
+		if a.Identity != b.Identity {
+			return a.Identity < b.Identity
+		}
+		return a.Tenant < b.Tenant
 	})
 	return out, err
 }

@@ -19,6 +19,7 @@ type Filter struct {
 	ErrorCode string
 	Identity  string // glob, see internal/glob
 	Region    string
+	Tenant    string        // exact
 	OlderThan time.Duration // failed longer ago than this
 	NewerThan time.Duration // failed more recently than this
 }
@@ -29,6 +30,7 @@ func (f Filter) Match(e Entry, now time.Time) bool {
 	case f.Reason != "" && e.Reason != f.Reason,
 		f.ErrorCode != "" && e.ErrorCode != f.ErrorCode,
 		f.Region != "" && e.Region != f.Region,
+		f.Tenant != "" && e.Tenant != f.Tenant,
 		f.Identity != "" && !glob.Match(f.Identity, e.Identity),
 		f.OlderThan > 0 && !e.FailedAt.Before(now.Add(-f.OlderThan)),
 		f.NewerThan > 0 && !e.FailedAt.After(now.Add(-f.NewerThan)):
@@ -150,7 +152,7 @@ func move(ctx context.Context, q Queue, s *scanner, dlqURL, to string, msgs []ty
 		}
 		attrs[AttrReplays] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(strconv.Itoa(replays + 1))}
 		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: m.Body, MessageAttributes: attrs,
-			MessageSystemAttributes: CarriedSystem(m)}
+			MessageSystemAttributes: CarriedSystem(m), MessageGroupId: CarriedGroup(m)}
 	}
 	out, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(to), Entries: entries})
 	if err != nil {

@@ -69,7 +69,7 @@ func (s *scanner) next(ctx context.Context) ([]types.Message, error) {
 		out, err := s.q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(s.url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: receiveHoldSeconds,
 			MessageAttributeNames:       []string{"All"},
-			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameSentTimestamp, types.MessageSystemAttributeNameAWSTraceHeader},
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameSentTimestamp, types.MessageSystemAttributeNameAWSTraceHeader, types.MessageSystemAttributeNameMessageGroupId},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("receive from %s: %w", s.url, err)

@@ -2,6 +2,7 @@ package deadletter_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,4 +123,38 @@ func (r *refusesTrace) SendMessage(_ context.Context, in *sqs.SendMessageInput, 
 	}
 	r.sent = in
 	return &sqs.SendMessageOutput{MessageId: aws.String("m")}, nil
+}
+
+// A message's fair-queue group (its tenant) goes along when it is
+// dead-lettered and replayed; a group SQS would not take back is dropped.
+func TestWriteAndReplayKeepTheGroup(t *testing.T) {
+	s := sqsfake.New()
+	src := s.CreateQueue("mail", sqsfake.QueueOptions{})
+	dlq := s.CreateQueue("mail-dlq", sqsfake.QueueOptions{})
+	ctx := context.Background()
+	if _, err := s.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(src), MessageBody: aws.String("body"), MessageGroupId: aws.String("customer-42")}); err != nil {
+		t.Fatal(err)
+	}
+	recv := func(url string) types.Message {
+		out, err := s.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 1,
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameMessageGroupId}})
+		if err != nil || len(out.Messages) != 1 {
+			t.Fatalf("receive from %s: %v %v", url, err, out)
+		}
+		return out.Messages[0]
+	}
+	m := recv(src)
+	w := deadletter.Writer{Client: s, QueueURL: dlq}
+	if err := w.Write(ctx, m, deadletter.Failure{Reason: "rejected", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if g := recv(dlq).Attributes["MessageGroupId"]; g != "customer-42" {
+		t.Errorf("dead letter's group %q", g)
+	}
+	for g, kept := range map[string]bool{"customer-42": true, "": false, "has space": false, strings.Repeat("x", 129): false} {
+		got := deadletter.CarriedGroup(types.Message{Attributes: map[string]string{"MessageGroupId": g}}) != nil
+		if got != kept {
+			t.Errorf("group %q carried %v, want %v", g, got, kept)
+		}
+	}
 }

@@ -37,6 +37,7 @@ func TestNullMeansAbsent(t *testing.T) {
 		{"tags", env(map[string]any{"tags": null{}}), env(nil)},
 		{"notAfter", env(map[string]any{"notAfter": null{}}), env(nil)},
 		{"tenantName", env(map[string]any{"tenantName": null{}}), env(nil)},
+		{"tenant", env(map[string]any{"tenant": null{}}), env(nil)},
 		{"destination.cc and bcc", env(map[string]any{"destination": map[string]any{"to": []string{"r@example.com"}, "cc": nil, "bcc": nil}}),
 			env(map[string]any{"destination": map[string]any{"to": []string{"r@example.com"}}})},
 		{"destination.to", env(map[string]any{"destination": map[string]any{"to": nil, "cc": []string{"r@example.com"}}}),

@@ -64,6 +64,11 @@ type Envelope struct {
 	// empty for none. Only the SES v2 API transport can carry it: the other
 	// transports refuse an envelope that has one in their Validate.
 	TenantName string `json:"tenantName,omitempty"`
+	// ForTenant is the tenant sesq keeps apart in logs, dead-letter
+	// attributes, metrics and fair queues (json "tenant"): 1 to 64 letters,
+	// digits, _ and -; empty for the default, which Tenant gives. Unlike
+	// TenantName it is sesq's alone and never goes to SES.
+	ForTenant string `json:"tenant,omitempty"`
 
 	key     string
 	region  string
@@ -230,6 +235,27 @@ func (e *Envelope) IdentityARNs() []string {
 		}
 	}
 	return out
+}
+
+// Tenant is who the envelope is sent for, among the many identity owners
+// one delegate sender serves: the tenant field if set, else tenantName (the
+// SES tenant) if set, else the account id of the identity owner, from the
+// first identity ARN. It is a name or an account id, never an address, so
+// it may be logged. It is "" only for an envelope that has none of these
+// (one not from Parse whose ARNs are all in its raw message's headers).
+func (e *Envelope) Tenant() string {
+	switch {
+	case e.ForTenant != "":
+		return e.ForTenant
+	case e.TenantName != "":
+		return e.TenantName
+	}
+	for _, a := range e.IdentityARNs() {
+		if p, err := ParseIdentityARN(a); err == nil {
+			return p.Account
+		}
+	}
+	return ""
 }
 
 // Expired tells whether NotAfter has passed at now.

@@ -81,6 +81,7 @@ var (
 		{name: "tags", kind: kindObjects, shape: &tagShape},
 		{name: "notAfter", kind: kindTime},
 		{name: "tenantName", kind: kindString},
+		{name: "tenant", kind: kindString},
 	}}
 )
 

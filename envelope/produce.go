@@ -32,9 +32,17 @@ type BatchSender interface {
 // context), every message carries its W3C trace context, the traceparent
 // and tracestate message attributes, and sesq's worker continues that
 // trace into the SES call. Without one, nothing is added.
+//
+// Every message carries its envelope's tenant (Envelope.Tenant) as its
+// MessageGroupId: on a standard queue that makes it an SQS fair queue, where
+// a tenant that holds a disproportionate share of the messages in flight
+// does not hold the quiet tenants' back (SQS hands theirs out first).
+// NoGroupID turns that off.
 type Producer struct {
 	Client   BatchSender
 	QueueURL string
+	// NoGroupID sends without MessageGroupId (no fair-queue ordering).
+	NoGroupID bool
 }
 
 // Result is the fate of one envelope handed to the Producer: the SQS
@@ -74,13 +82,14 @@ func (p *Producer) send(ctx context.Context, bodies [][]byte, results []Result) 
 	for k, v := range attrs {
 		extra += len(k) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
 	}
+	groups := make([]string, len(bodies)) // each envelope's MessageGroupId
 	var batch []int
 	size := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := p.sendBatch(ctx, bodies, batch, attrs, results)
+		err := p.sendBatch(ctx, bodies, groups, batch, attrs, results)
 		batch, size = batch[:0], 0
 		return err
 	}
@@ -88,9 +97,13 @@ func (p *Producer) send(ctx context.Context, bodies [][]byte, results []Result) 
 		if results[i].Err != nil {
 			continue
 		}
-		if _, err := Parse(b); err != nil {
+		e, err := Parse(b)
+		if err != nil {
 			results[i].Err = err
 			continue
+		}
+		if !p.NoGroupID {
+			groups[i] = e.Tenant()
 		}
 		n := len(b) + extra
 		if n > maxBatchBytes {
@@ -161,12 +174,15 @@ func (c AttributeCarrier) Keys() []string {
 
 // sendBatch sends one batch, each message with attrs, retrying entries SQS
 // failed on its side (not the sender's fault) a few times.
-func (p *Producer) sendBatch(ctx context.Context, bodies [][]byte, idx []int, attrs map[string]types.MessageAttributeValue, results []Result) error {
+func (p *Producer) sendBatch(ctx context.Context, bodies [][]byte, groups []string, idx []int, attrs map[string]types.MessageAttributeValue, results []Result) error {
 	pending := append([]int(nil), idx...)
 	for try := 0; len(pending) > 0; try++ {
 		entries := make([]types.SendMessageBatchRequestEntry, len(pending))
 		for j, i := range pending {
 			entries[j] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(bodies[i])), MessageAttributes: attrs}
+			if groups[i] != "" {
+				entries[j].MessageGroupId = aws.String(groups[i])
+			}
 		}
 		out, err := p.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: entries})
 		if err != nil {

@@ -125,3 +125,22 @@ func TestProducerMarksUnsentEnvelopes(t *testing.T) {
 		t.Errorf("errors %v, %v: want the invalid one as invalid, the unsent marked", results[0].Err, results[12].Err)
 	}
 }
+
+// Every message's MessageGroupId is its envelope's tenant (an SQS fair
+// queue on a standard queue), unless the producer turns it off.
+func TestProducerGroupsByTenant(t *testing.T) {
+	bodies := [][]byte{env(nil), env(map[string]any{"id": "t", "tenantName": "customer-42"})}
+	r := &recorder{}
+	p := &envelope.Producer{Client: r, QueueURL: "https://sqs.us-east-1.amazonaws.com/1/mail"}
+	if _, err := p.EnqueueBodies(context.Background(), bodies); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.entries) != 2 || aws.ToString(r.entries[0].MessageGroupId) != "123456789012" || aws.ToString(r.entries[1].MessageGroupId) != "customer-42" {
+		t.Errorf("groups %q, %q; want the owner's account id, then the SES tenant", aws.ToString(r.entries[0].MessageGroupId), aws.ToString(r.entries[1].MessageGroupId))
+	}
+	r = &recorder{}
+	p = &envelope.Producer{Client: r, QueueURL: "https://sqs.us-east-1.amazonaws.com/1/mail", NoGroupID: true}
+	if _, err := p.EnqueueBodies(context.Background(), bodies); err != nil || r.entries[0].MessageGroupId != nil || r.entries[1].MessageGroupId != nil {
+		t.Errorf("NoGroupID: %v, groups %v %v", err, r.entries[0].MessageGroupId, r.entries[1].MessageGroupId)
+	}
+}

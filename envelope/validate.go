@@ -56,6 +56,9 @@ func (e *Envelope) validate() error {
 	if err := validateName("tenantName", e.TenantName, MaxTenantNameLength); err != nil {
 		return err
 	}
+	if err := validateName("tenant", e.ForTenant, MaxTenantNameLength); err != nil {
+		return err
+	}
 	if len(e.Tags) > MaxTags {
 		return invalid("tags", "at most %d tags", MaxTags)
 	}

@@ -108,6 +108,8 @@ func TestParse(t *testing.T) {
 		{name: "notAfter", body: env(map[string]any{"notAfter": "2030-01-01T00:00:00Z"}), wantRegion: "us-east-1"},
 		{name: "tenantName", body: env(map[string]any{"tenantName": "customer-42_eu"}), wantRegion: "us-east-1"},
 		{name: "tenantName of 64", body: env(map[string]any{"tenantName": strings.Repeat("t", 64)}), wantRegion: "us-east-1"},
+		{name: "tenant", body: env(map[string]any{"tenant": "acme_EU-1"}), wantRegion: "us-east-1"},
+		{name: "tenant of 64", body: env(map[string]any{"tenant": strings.Repeat("t", 64)}), wantRegion: "us-east-1"},
 		{name: "tenantName empty is none", body: env(map[string]any{"tenantName": ""}), wantRegion: "us-east-1"},
 
 		// Decoding.
@@ -180,6 +182,10 @@ func TestParse(t *testing.T) {
 		{name: "tenantName too long", body: env(map[string]any{"tenantName": strings.Repeat("t", 65)}), wantField: "tenantName", wantReason: "longer than 64"},
 		{name: "tenantName with a space", body: env(map[string]any{"tenantName": "customer 42"}), wantField: "tenantName", wantReason: "may contain only letters, digits, _ and -"},
 		{name: "tenantName unicode", body: env(map[string]any{"tenantName": "kunde-ä"}), wantField: "tenantName", wantReason: "may contain only"},
+		{name: "tenant too long", body: env(map[string]any{"tenant": strings.Repeat("t", 65)}), wantField: "tenant", wantReason: "longer than 64"},
+		{name: "tenant with a dot", body: env(map[string]any{"tenant": "acme.eu"}), wantField: "tenant", wantReason: "may contain only letters, digits, _ and -"},
+		{name: "tenant with a line break", body: env(map[string]any{"tenant": "acme\r\nX: y"}), wantField: "tenant", wantReason: "may contain only"},
+		{name: "tenant a number", body: env(map[string]any{"tenant": 42}), wantField: "tenant", wantReason: "must be a string"},
 		{name: "id with newline", body: env(map[string]any{"id": "a\nb"}), wantField: "id"},
 		{name: "charset injection", body: env(map[string]any{"message": map[string]any{"subject": map[string]any{"data": "x", "charset": "utf-8; x=\"y\""}, "body": map[string]any{"text": map[string]any{"data": "x"}}}}), wantField: "message.subject.charset"},
 	}
@@ -276,5 +282,44 @@ func BenchmarkParse(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Tenant: the tenant field, else tenantName, else the account of the first
+// identity ARN (parameters before X-SES headers).
+func TestTenant(t *testing.T) {
+	other := "arn:aws:ses:us-east-1:999999999999:identity/other.example"
+	cases := []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"tenant", env(map[string]any{"tenant": "acme", "tenantName": "ses-tenant"}), "acme"},
+		{"tenantName when no tenant", env(map[string]any{"tenantName": "ses-tenant"}), "ses-tenant"},
+		{"empty tenant is none", env(map[string]any{"tenant": "", "tenantName": "ses-tenant"}), "ses-tenant"},
+		{"null tenant is none", env(map[string]any{"tenant": null{}}), "123456789012"},
+		{"account of sourceArn", env(map[string]any{"sourceArn": other}), "999999999999"},
+		{"account of returnPathArn without sourceArn", env(map[string]any{"sourceArn": nil, "returnPathArn": other}), "999999999999"},
+		{"raw: fromArn parameter", rawEnv("", map[string]any{"fromArn": "arn:aws:ses:us-east-1:111111111111:identity/example.com"}), "111111111111"},
+		{"raw: X-SES header only", rawEnv("X-SES-SOURCE-ARN: "+other+"\r\n", nil), "999999999999"},
+		{"raw: tenant over headers", rawEnv("X-SES-SOURCE-ARN: "+other+"\r\n", map[string]any{"tenant": "acme"}), "acme"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := envelope.Parse(c.body)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := e.Tenant(); got != c.want {
+				t.Errorf("Tenant() = %q, want %q", got, c.want)
+			}
+		})
+	}
+	// Built by a producer, not parsed: the parameters still give the account.
+	if got := (&envelope.Envelope{ReturnPathArn: other}).Tenant(); got != "999999999999" {
+		t.Errorf("unparsed envelope: Tenant() = %q", got)
+	}
+	if got := (&envelope.Envelope{}).Tenant(); got != "" {
+		t.Errorf("no ARN: Tenant() = %q, want empty", got)
 	}
 }

@@ -105,6 +105,15 @@ func (w *Worker) handle(ctx, work context.Context, m types.Message) {
 	}
 }
 
+// tenant is the envelope's tenant (a name or an account id, never
+// personal data); "" when the body is no valid envelope.
+func (d *delivery) tenant() string {
+	if d.env == nil {
+		return ""
+	}
+	return d.env.Tenant()
+}
+
 // state is the decision table's view of a delivery at now.
 func (d *delivery) state(now time.Time) retry.State {
 	s := retry.State{Attempts: d.ledger.Attempts, Holds: d.ledger.Holds, Deferrals: d.ledger.Deferrals, Now: now}
@@ -353,6 +362,7 @@ func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) retry
 	case retry.DeadLetter:
 		err := w.dlq.Write(ctx, d.msg, deadletter.Failure{
 			Reason: string(dec.Reason), Code: dec.Code, Error: transport.Redact(dec.Message), Attempts: dec.Attempts, At: time.Now(),
+			Tenant: d.tenant(),
 		})
 		if err != nil {
 			w.log.Error("dead-letter write failed; message handed back with its reason", "sqs_message_id", aws.ToString(d.msg.MessageId), "reason", string(dec.Reason), "err", err)
@@ -420,6 +430,7 @@ func (w *Worker) requeue(ctx context.Context, d *delivery, l ledger.Ledger, dela
 		MessageBody:             d.msg.Body,
 		MessageAttributes:       attrs,
 		MessageSystemAttributes: deadletter.CarriedSystem(d.msg),
+		MessageGroupId:          deadletter.CarriedGroup(d.msg),
 		DelaySeconds:            visibilitySeconds(delay),
 	})
 	if err != nil {
@@ -447,7 +458,8 @@ func (w *Worker) logOutcome(d *delivery, dec retry.Decision) {
 	if e := d.env; e != nil {
 		region, action = e.Region(), e.Action
 	}
-	w.metrics.Message(word, region, action)
+	tenant := d.tenant()
+	w.metrics.Message(word, region, action, tenant)
 
 	level := slog.LevelInfo
 	if dec.Action == retry.DeadLetter {
@@ -460,7 +472,7 @@ func (w *Worker) logOutcome(d *delivery, dec retry.Decision) {
 		slog.Float64("duration_s", time.Since(d.received).Seconds()),
 	}
 	if e := d.env; e != nil {
-		attrs = append(attrs, slog.String("envelope_id", e.Key()), slog.String("action", action), slog.String("region", region))
+		attrs = append(attrs, slog.String("envelope_id", e.Key()), slog.String("action", action), slog.String("region", region), slog.String("tenant", tenant))
 		if ids := e.IdentityARNs(); len(ids) > 0 {
 			attrs = append(attrs, slog.String("identity", ids[0]))
 		}

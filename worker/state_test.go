@@ -786,3 +786,41 @@ func TestStateClaimSettlesPastTheShutdownDeadline(t *testing.T) {
 		}
 	})
 }
+
+// A message's fair-queue group (its tenant) stays with it when the worker
+// puts it back (a quota deferral) and when it dead-letters it.
+func TestStateKeepsTheMessageGroup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.ses.script["deferred"] = []error{errDaily}
+		r.ses.always["denied"] = errDenied
+		for _, id := range []string{"deferred", "denied"} {
+			if _, err := r.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(r.queue),
+				MessageBody: aws.String(body(id)), MessageGroupId: aws.String("tenant-" + id)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stop, _ := r.run("a", nil)
+		time.Sleep(time.Minute)
+		stop()
+		time.Sleep(r.cfg.QuotaDelay) // the deferred message is visible again
+		groups := map[string]string{}
+		for _, url := range []string{r.queue, r.dlq} {
+			out, err := r.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
+				MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameMessageGroupId}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range out.Messages {
+				e, err := envelope.Parse([]byte(aws.ToString(m.Body)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				groups[e.Key()] = m.Attributes["MessageGroupId"]
+			}
+		}
+		if groups["deferred"] != "tenant-deferred" || groups["denied"] != "tenant-denied" {
+			t.Errorf("groups %v, want each message's own", groups)
+		}
+	})
+}

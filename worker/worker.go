@@ -65,13 +65,16 @@ var _ Idempotency = (*idempotency.DynamoDB)(nil)
 // Metrics is what the worker reports as it works (internal/metrics
 // exports it to Prometheus). Actions come from valid envelopes and codes
 // from the transport's error table (transport.CodeLabel), so they are
-// bounded; a region is any well-formed one an envelope names, so an
-// implementation must bound it (internal/metrics keeps the first
-// MaxRegions).
+// bounded; a region is any well-formed one an envelope names and a tenant
+// any valid tenant name or account id, so an implementation must bound
+// both (internal/metrics keeps the first MaxRegions regions and the
+// SESQ_METRICS_TENANTS busiest tenants).
 type Metrics interface {
 	// Message counts a message that reached an outcome (sent,
-	// dead-lettered, handed back, ...) in a region, for an action.
-	Message(outcome, region, action string)
+	// dead-lettered, handed back, ...) in a region, for an action, sent
+	// for a tenant (envelope.Envelope.Tenant). Region, action and tenant
+	// are "" when the body is no valid envelope.
+	Message(outcome, region, action, tenant string)
 	// SESCall records one send: its duration, its error code ("" when SES
 	// accepted it; transport.CodeOther for a code the transport does not
 	// know) and whether it was throttled.
@@ -113,7 +116,7 @@ const (
 // noMetrics is Options.Metrics when none is given.
 type noMetrics struct{}
 
-func (noMetrics) Message(string, string, string)                      {}
+func (noMetrics) Message(string, string, string, string)              {}
 func (noMetrics) SESCall(string, string, string, time.Duration, bool) {}
 func (noMetrics) InFlight(int)                                        {}
 func (noMetrics) QueueLag(time.Duration)                              {}
@@ -501,6 +504,7 @@ func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
 			types.MessageSystemAttributeNameApproximateReceiveCount,
 			types.MessageSystemAttributeNameSentTimestamp,
 			types.MessageSystemAttributeNameAWSTraceHeader, // the producer's X-Ray trace, carried on and continued
+			types.MessageSystemAttributeNameMessageGroupId, // the tenant of a fair queue, kept on put-back and dead letter
 		},
 		MessageAttributeNames: []string{"All"},
 	})

@@ -20,7 +20,7 @@ const dlqUsage = `usage:
   sesq dlq replay  [filters] [--to URL] [--max N] [--rate N] [--max-replays K] [--include-invalid] [--dry-run] [--json]
   sesq dlq purge   [filters] --yes [--json]
 
-filters: --reason R  --error-code C  --identity GLOB  --region R  --older-than D  --newer-than D
+filters: --reason R  --error-code C  --identity GLOB  --region R  --tenant T  --older-than D  --newer-than D
 (D is a duration like 90m, 36h or 7d). The queue is SESQ_DLQ_URL; replay's target is SESQ_QUEUE_URL unless --to.`
 
 func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -74,6 +74,7 @@ func filterFlags(fs *flag.FlagSet) *deadletter.Filter {
 	fs.StringVar(&f.ErrorCode, "error-code", "", "sesq-error-code, e.g. AccessDenied")
 	fs.StringVar(&f.Identity, "identity", "", "identity ARN glob")
 	fs.StringVar(&f.Region, "region", "", "the identity's region")
+	fs.StringVar(&f.Tenant, "tenant", "", "the envelope's tenant, exactly (sesq-tenant: the tenant field, tenantName or the identity owner's account id)")
 	fs.Var(days{&f.OlderThan}, "older-than", "failed longer ago than this")
 	fs.Var(days{&f.NewerThan}, "newer-than", "failed more recently than this")
 	return f
@@ -109,11 +110,11 @@ func dlqInspect(ctx context.Context, args []string, stdout io.Writer) error {
 		return printJSON(stdout, groups)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REASON\tERROR CODE\tREGION\tIDENTITY\tCOUNT\tOLDEST\tNEWEST")
+	fmt.Fprintln(tw, "REASON\tERROR CODE\tREGION\tIDENTITY\tTENANT\tCOUNT\tOLDEST\tNEWEST")
 	total := 0
 	for _, g := range groups {
 		total += g.Count
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", g.Reason, dash(g.ErrorCode), dash(g.Region), dash(g.Identity), g.Count,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", g.Reason, dash(g.ErrorCode), dash(g.Region), dash(g.Identity), dash(g.Tenant), g.Count,
 			g.Oldest.UTC().Format(time.RFC3339), g.Newest.UTC().Format(time.RFC3339))
 	}
 	tw.Flush()
@@ -232,8 +233,8 @@ func dlqPurge(ctx context.Context, args []string, stdout io.Writer) error {
 		printJSON(stdout, map[string]any{"deleted": deleted, "kept": sum.Kept, "failed": sum.Failed})
 	} else {
 		for _, e := range sum.Deleted {
-			fmt.Fprintf(stdout, "deleted %s reason=%s error-code=%s region=%s identity=%s failed-at=%s\n",
-				e.MessageID, e.Reason, dash(e.ErrorCode), dash(e.Region), dash(e.Identity), e.FailedAt.UTC().Format(time.RFC3339))
+			fmt.Fprintf(stdout, "deleted %s reason=%s error-code=%s region=%s identity=%s tenant=%s failed-at=%s\n",
+				e.MessageID, e.Reason, dash(e.ErrorCode), dash(e.Region), dash(e.Identity), dash(e.Tenant), e.FailedAt.UTC().Format(time.RFC3339))
 		}
 		fmt.Fprintf(stdout, "deleted %d, kept %d, failed %d\n", len(sum.Deleted), sum.Kept, sum.Failed)
 	}

@@ -114,20 +114,20 @@ func TestDLQInspectConsumesNothing(t *testing.T) {
 	got := map[string]int{}
 	total := 0
 	for _, g := range groups {
-		got[g.Reason+"/"+g.ErrorCode+"/"+g.Region+"/"+g.Identity] = g.Count
+		got[g.Reason+"/"+g.ErrorCode+"/"+g.Region+"/"+g.Identity+"/"+g.Tenant] = g.Count
 		total += g.Count
 		if g.Oldest.IsZero() || g.Newest.Before(g.Oldest) {
 			t.Errorf("group %+v: bad times", g)
 		}
 	}
 	want := map[string]int{
-		"authorization/AccessDenied/us-east-1/" + idEast:    2,
-		"authorization/AccessDenied/eu-west-1/" + idWest:    1,
-		"rejected/MessageRejected/eu-west-1/" + idWest:      1,
-		"rejected/MessageRejected/us-east-1/" + idEast:      1,
-		"exhausted/ServiceUnavailable/eu-west-1/" + idOther: 1,
-		"invalid/InvalidEnvelope/eu-west-1/" + idWest:       1,
-		"redrive//us-east-1/" + idEast:                      1,
+		"authorization/AccessDenied/us-east-1/" + idEast + "/123456789012":    2,
+		"authorization/AccessDenied/eu-west-1/" + idWest + "/123456789012":    1,
+		"rejected/MessageRejected/eu-west-1/" + idWest + "/123456789012":      1,
+		"rejected/MessageRejected/us-east-1/" + idEast + "/123456789012":      1,
+		"exhausted/ServiceUnavailable/eu-west-1/" + idOther + "/999999999999": 1,
+		"invalid/InvalidEnvelope/eu-west-1/" + idWest + "/123456789012":       1,
+		"redrive//us-east-1/" + idEast + "/123456789012":                      1,
 	}
 	for k, n := range want {
 		if got[k] != n {
@@ -144,7 +144,7 @@ func TestDLQInspectConsumesNothing(t *testing.T) {
 	}
 
 	out, _, code = sesq(t, dlqEnv(b), "", "dlq", "inspect")
-	if code != 0 || !strings.Contains(out, "REASON") || !strings.Contains(out, "8 messages in 7 groups") || !strings.Contains(out, "AccessDenied") {
+	if code != 0 || !strings.Contains(out, "REASON") || !strings.Contains(out, "8 messages in 7 groups") || !strings.Contains(out, "AccessDenied") || !strings.Contains(out, "TENANT") {
 		t.Errorf("table output:\n%s", out)
 	}
 }
@@ -162,6 +162,8 @@ func TestDLQReplayFilters(t *testing.T) {
 		{"error code", []string{"--error-code", "MessageRejected"}, []string{"r1"}, 0},
 		{"identity glob", []string{"--identity", "arn:aws:ses:*:123456789012:identity/shop.*"}, []string{"a3", "r1"}, 0},
 		{"region", []string{"--region", "eu-west-1"}, []string{"a3", "r1", "x1"}, 0},
+		{"tenant", []string{"--tenant", "999999999999"}, []string{"x1"}, 0}, // the owner's account: no tenant field
+		{"tenant exact", []string{"--tenant", "99999999999"}, nil, 0},
 		{"older than", []string{"--older-than", "2h", "--reason", "authorization"}, []string{"a1"}, 0},
 		{"older than days", []string{"--older-than", "1d"}, []string{"a1"}, 0},
 		{"newer than", []string{"--newer-than", "45m"}, []string{"a3", "d1", "x1"}, 0}, // d1: a redriven message counts from its SentTimestamp
@@ -265,7 +267,7 @@ func TestDLQPurge(t *testing.T) {
 		t.Fatalf("purge without --yes: exit %d, %q", code, errOut)
 	}
 	out, errOut, code := sesq(t, dlqEnv(b), "", "dlq", "purge", "--reason", "authorization", "--region", "us-east-1", "--yes")
-	if code != 0 || strings.Count(out, "deleted ") != 3 || !strings.Contains(out, "deleted 2, kept 6, failed 0") {
+	if code != 0 || strings.Count(out, "deleted ") != 3 || !strings.Contains(out, "deleted 2, kept 6, failed 0") || strings.Count(out, "tenant=123456789012") != 2 {
 		t.Fatalf("purge: exit %d\n%s%s", code, out, errOut)
 	}
 	left := ids(t, b, b.DLQURL)

@@ -27,8 +27,9 @@ const enqueueChunk = 500
 // and, with tracing on (see internal/telemetry), of a producer span per
 // chunk of lines within it.
 func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("enqueue", "sesq enqueue [--dry-run] [--json] [FILE|-]   (JSON lines; - or none: stdin)", stdout)
+	fs := newFlags("enqueue", "sesq enqueue [--dry-run] [--json] [--no-group-id] [FILE|-]   (JSON lines; - or none: stdin)", stdout)
 	dryRun := fs.Bool("dry-run", false, "validate only; send nothing")
+	noGroup := fs.Bool("no-group-id", false, "send without MessageGroupId (by default each message's group is its envelope's tenant: an SQS fair queue)")
 	asJSON := fs.Bool("json", false, `print one JSON object per line: {"line": N, "messageId": …} or {"line": N, "error": …} (with --dry-run: {"line": N, "valid": true, "action": …, "region": …, "id": …})`)
 	if err := fs.parse(args, 1); err != nil {
 		return err
@@ -72,7 +73,7 @@ func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		if err != nil {
 			return &usageError{err.Error()}
 		}
-		p := &envelope.Producer{Client: newSQS(awsCfg), QueueURL: cfg.QueueURL}
+		p := &envelope.Producer{Client: newSQS(awsCfg), QueueURL: cfg.QueueURL, NoGroupID: *noGroup}
 		send = p.EnqueueBodies
 		ctx = telemetry.FromEnv(ctx, os.Getenv)
 		if tracing != nil {

@@ -49,6 +49,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer logOut.Close()
 	log := cfg.Logger(logOut).With("service", "sesq", "version", versionString())
 	m := metrics.New(versionString())
+	m.SetTenants(cfg.MetricsTenants)
 	q := newSQS(awsCfg, m.SQSMiddleware)
 	tr, err := newTransport(ctx, buildTransport, cfg, awsCfg)
 	if err != nil {

@@ -43,6 +43,7 @@ type Config struct {
 	LogFormat         string        `envconfig:"LOG_FORMAT" default:"json"`             // json or text
 	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info"`              // debug, info, warn, error
 	SendRate          float64       `envconfig:"SEND_RATE"`                             // SES send rate quota per region; 0: GetSendQuota's MaxSendRate
+	MetricsTenants    int           `envconfig:"METRICS_TENANTS" default:"20"`          // busiest tenants named in sesq_tenant_messages_total; 0: off
 	IdempotencyTable  string        `envconfig:"IDEMPOTENCY_TABLE"`                     // DynamoDB table shared by the fleet; empty: in memory
 	IdempotencyTTL    time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h"`         // how long a sent envelope id is remembered
 	Transport         string        `envconfig:"TRANSPORT" default:"api"`               // api, api-v2 or smtp; each reads settings of its own (SESQ_SMTP_*)
@@ -175,6 +176,9 @@ func (c Config) Validate(purpose Purpose) error {
 	}
 	if c.IdempotencyTTL < time.Minute {
 		bad("IDEMPOTENCY_TTL", "must be at least 1m, got %s", c.IdempotencyTTL)
+	}
+	if c.MetricsTenants < 0 || c.MetricsTenants > 1000 {
+		bad("METRICS_TENANTS", "must be between 0 and 1000, got %d", c.MetricsTenants)
 	}
 	if c.SendRate < 0 {
 		bad("SEND_RATE", "must not be negative, got %v", c.SendRate)

@@ -34,7 +34,11 @@ type Metrics struct {
 	sendRate   *rateCollector
 	breakers   *breakerCollector
 	regions    *labelSet
+	tenants    *tenantSet
 }
+
+var _ worker.Metrics = (*Metrics)(nil)
+var _ worker.Gauges = (*Metrics)(nil)
 
 // MaxRegions bounds the region label: the first MaxRegions regions seen
 // keep their names, later ones count as "other" (AWS has about 35
@@ -121,6 +125,11 @@ func New(version string) *Metrics {
 	for _, op := range StoreOperations {
 		m.storeErrs.WithLabelValues(op)
 	}
+	tenantMessages := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sesq_tenant_messages_total",
+		Help: "Messages by tenant (the envelope's tenant field, tenantName or the identity owner's account id) and outcome. Only the busiest tenants are named (SetTenants, 20 by default), ranked again every minute; the rest are \"other\", bodies that are no envelope \"unknown\". A tenant that drops out of the busiest loses its series.",
+	}, []string{"tenant", "outcome"})
+	m.tenants = newTenantSet(tenantMessages, DefaultTenants, time.Now)
 	m.regions = &labelSet{seen: map[string]bool{}, max: MaxRegions}
 	m.sendRate = &rateCollector{desc: prometheus.NewDesc("sesq_ses_send_rate",
 		"Current SES send rate limit per region, messages per second (0: unknown, not limited yet).",
@@ -129,7 +138,7 @@ func New(version string) *Metrics {
 		"Each region's breaker: 0 closed (sending), 1 open (sends paused after failures or refused credentials), 2 probing (one send out to test the region).",
 		[]string{"region"}, nil), regions: m.regions}
 	m.reg.MustRegister(buildInfo, m.sendRate, m.breakers, m.messages, m.sesSeconds, m.sesCalls, m.inFlight, m.queueLag, m.throttles,
-		m.sqsCalls, m.deadLetter, m.storeErrs,
+		m.sqsCalls, m.deadLetter, m.storeErrs, tenantMessages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -149,10 +158,22 @@ func orUnknown(s string) string {
 	return s
 }
 
-// Message counts one message's outcome.
-func (m *Metrics) Message(outcome, region, action string) {
+// Message counts one message's outcome, in sesq_messages_total and, by
+// tenant, in sesq_tenant_messages_total.
+func (m *Metrics) Message(outcome, region, action, tenant string) {
 	if m != nil {
 		m.messages.WithLabelValues(outcome, m.regions.label(orUnknown(region)), orUnknown(action)).Inc()
+		m.tenants.observe(tenant, outcome)
+	}
+}
+
+// SetTenants sets how many of the busiest tenants sesq_tenant_messages_total
+// names (DefaultTenants until set; 0 turns the metric off), so that its
+// series stay bounded however many tenants send. It starts the count over;
+// call it before the worker starts.
+func (m *Metrics) SetTenants(n int) {
+	if m != nil {
+		m.tenants.reset(max(n, 0))
 	}
 }
 

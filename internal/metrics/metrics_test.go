@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"runtime"
 	"strings"
@@ -71,7 +72,8 @@ func TestNilMetrics(t *testing.T) {
 	m.SESCall("r", "a", "c", time.Second, true)
 	m.StoreError("claim")
 	m.ObserveBreakers(nil)
-	m.Message("sent", "r", "a")
+	m.Message("sent", "r", "a", "t")
+	m.SetTenants(3)
 }
 
 // The region label is bounded: an envelope may name any well-formed region,
@@ -82,7 +84,7 @@ func TestRegionLabelIsBounded(t *testing.T) {
 	for i := range metrics.MaxRegions + 10 {
 		region := fmt.Sprintf("xx-made-up-%d", i)
 		m.SESCall(region, "SendEmail", "", time.Millisecond, false)
-		m.Message("rejected", region, "SendEmail")
+		m.Message("rejected", region, "SendEmail", "acme")
 		states[region] = worker.BreakerClosed
 	}
 	m.ObserveBreakers(func() map[string]worker.BreakerState { return states })
@@ -99,5 +101,47 @@ func TestRegionLabelIsBounded(t *testing.T) {
 	if calls != metrics.MaxRegions+1 || breakers != metrics.MaxRegions || got[`sesq_ses_calls_total{action="SendEmail",code="",region="other"}`] != "10" ||
 		got[`sesq_messages_total{action="SendEmail",outcome="rejected",region="other"}`] != "10" {
 		t.Errorf("%d call series, %d breaker series; want %d (other counting 10) and %d", calls, breakers, metrics.MaxRegions+1, metrics.MaxRegions)
+	}
+}
+
+// sesq_tenant_messages_total names at most SetTenants tenants; the rest
+// count as "other", bodies without an envelope as "unknown"; 0 turns it off.
+// (tenants_test.go ranks them by how busy they are.)
+func TestTenantLabelIsBounded(t *testing.T) {
+	m := metrics.New("v")
+	m.SetTenants(3)
+	for i := range 10 {
+		m.Message("sent", "us-east-1", "SendEmail", fmt.Sprint("tenant-", i))
+	}
+	m.Message("rejected", "us-east-1", "SendEmail", "tenant-0")
+	m.Message("invalid", "", "", "")
+	got := map[string]string{}
+	for k, v := range scrape(t, m) {
+		if strings.HasPrefix(k, "sesq_tenant_messages_total{") {
+			got[k] = v
+		}
+	}
+	want := map[string]string{
+		`sesq_tenant_messages_total{outcome="sent",tenant="tenant-0"}`:     "1",
+		`sesq_tenant_messages_total{outcome="rejected",tenant="tenant-0"}`: "1",
+		`sesq_tenant_messages_total{outcome="sent",tenant="tenant-1"}`:     "1",
+		`sesq_tenant_messages_total{outcome="sent",tenant="tenant-2"}`:     "1",
+		`sesq_tenant_messages_total{outcome="sent",tenant="other"}`:        "7",
+		`sesq_tenant_messages_total{outcome="invalid",tenant="unknown"}`:   "1",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("series\n%v\nwant\n%v", got, want)
+	}
+	// The existing metric keeps its labels.
+	if v := scrape(t, m)[`sesq_messages_total{action="SendEmail",outcome="sent",region="us-east-1"}`]; v != "10" {
+		t.Errorf("sesq_messages_total sent = %q, want 10", v)
+	}
+
+	m.SetTenants(0)
+	m.Message("sent", "us-east-1", "SendEmail", "tenant-0")
+	for k := range scrape(t, m) {
+		if strings.HasPrefix(k, "sesq_tenant_messages_total{") {
+			t.Errorf("SetTenants(0): series %s", k)
+		}
 	}
 }

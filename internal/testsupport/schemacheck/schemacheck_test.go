@@ -113,7 +113,7 @@ func contractCases(t *testing.T) []doc {
 		valid bool
 	}{
 		{"empty strings for absent ARNs", with(send, map[string]any{"sourceArn": "", "fromArn": ""}), ok},
-		{"empty strings for absent fields", with(send, map[string]any{"id": "", "returnPath": "", "template": "", "templateData": "", "configurationSetName": "", "tenantName": ""}), ok},
+		{"empty strings for absent fields", with(send, map[string]any{"id": "", "returnPath": "", "template": "", "templateData": "", "configurationSetName": "", "tenantName": "", "tenant": ""}), ok},
 		{"raw: empty strings for absent fields", with(raw, map[string]any{"source": "", "returnPath": "", "template": "", "templateData": ""}), ok},
 		{"raw: null for forbidden fields", with(raw, map[string]any{"destination": nil, "message": nil, "replyTo": nil, "returnPath": nil, "template": nil}), ok},
 		{"templated: null for forbidden fields", with(tmpl, map[string]any{"message": nil, "raw": nil, "destinations": nil, "fromArn": nil}), ok},
@@ -134,6 +134,8 @@ func contractCases(t *testing.T) []doc {
 		{"empty subject", with(send, map[string]any{"message": subject("")}), ok},
 		{"charset any name", with(send, map[string]any{"message": map[string]any{"subject": map[string]any{"data": "x", "charset": "ISO-8859-1"}, "body": map[string]any{"html": map[string]any{"data": "x", "charset": ""}}}}), ok},
 		{"tenantName of 64", with(send, map[string]any{"tenantName": strings.Repeat("T_-9", 16)}), ok},
+		{"tenant of 64", with(send, map[string]any{"tenant": strings.Repeat("T_-9", 16)}), ok},
+		{"tenant and tenantName", with(send, map[string]any{"tenant": "acme", "tenantName": "ses-1"}), ok},
 
 		{"field name in another case", with(send, map[string]any{"Source": "s@example.com", "source": missing}), bad},
 		{"Version", with(send, map[string]any{"Version": 1, "version": missing}), bad},
@@ -186,6 +188,9 @@ func contractCases(t *testing.T) []doc {
 		{"configurationSetName of 65", with(send, map[string]any{"configurationSetName": strings.Repeat("c", 65)}), bad},
 		{"tenantName of 65", with(send, map[string]any{"tenantName": strings.Repeat("t", 65)}), bad},
 		{"tenantName with a dot", with(send, map[string]any{"tenantName": "a.b"}), bad},
+		{"tenant of 65", with(send, map[string]any{"tenant": strings.Repeat("t", 65)}), bad},
+		{"tenant with a dot", with(send, map[string]any{"tenant": "a.b"}), bad},
+		{"tenant a number", with(send, map[string]any{"tenant": 42}), bad},
 		{"tag value empty", with(send, map[string]any{"tags": []map[string]string{{"name": "a", "value": ""}}}), bad},
 		{"tag null", with(send, map[string]any{"tags": []any{nil}}), bad},
 		{"51 tags", with(send, map[string]any{"tags": slices.Repeat([]map[string]string{{"name": "a", "value": "b"}}, 51)}), bad},

@@ -32,6 +32,7 @@ locals {
     SESQ_LOG_LEVEL          = var.log_level
     SESQ_LOG_FORMAT         = var.log_format
     SESQ_SEND_RATE          = tostring(var.send_rate)
+    SESQ_METRICS_TENANTS    = tostring(var.metrics_tenants)
     SESQ_IDEMPOTENCY_TABLE  = aws_dynamodb_table.idempotency.name
     SESQ_IDEMPOTENCY_TTL    = var.idempotency_ttl
     SESQ_TRANSPORT          = var.transport

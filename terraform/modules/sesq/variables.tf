@@ -481,6 +481,16 @@ variable "send_rate" {
   }
 }
 
+variable "metrics_tenants" {
+  description = "SESQ_METRICS_TENANTS: how many of the busiest tenants sesq_tenant_messages_total names (the rest are \"other\"); 0: off."
+  type        = number
+  default     = 20
+  validation {
+    condition     = var.metrics_tenants >= 0 && var.metrics_tenants <= 1000 && floor(var.metrics_tenants) == var.metrics_tenants
+    error_message = "metrics_tenants must be a whole number from 0 to 1000."
+  }
+}
+
 variable "idempotency_ttl" {
   description = "SESQ_IDEMPOTENCY_TTL: how long the fleet's idempotency table remembers a sent envelope id (a redelivery within it is deleted unsent)."
   type        = string
