@@ -191,13 +191,26 @@ func isHex(s string) bool {
 // and the fair-queue group are optional, the message is not.
 func SendCarried(ctx context.Context, c Sender, in *sqs.SendMessageInput) (*sqs.SendMessageOutput, error) {
 	out, err := c.SendMessage(ctx, in)
-	var api smithy.APIError
-	if err != nil && (in.MessageSystemAttributes != nil || in.MessageGroupId != nil) && errors.As(err, &api) && ctx.Err() == nil {
+	if err != nil && (in.MessageSystemAttributes != nil || in.MessageGroupId != nil) && refusedParameter(err) && ctx.Err() == nil {
 		again := *in
 		again.MessageSystemAttributes, again.MessageGroupId = nil, nil
 		return c.SendMessage(ctx, &again)
 	}
 	return out, err
+}
+
+// refusedParameter tells whether SQS refused a send for what it carried
+// (a parameter or attribute it would not take), rather than for a fault
+// that another send would meet too (throttling, 5xx, KMS, a missing
+// queue): only then is it worth sending again without the extras.
+func refusedParameter(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorFault() == smithy.FaultServer {
+		return false
+	}
+	code := api.ErrorCode()
+	return strings.Contains(code, "InvalidParameter") || strings.Contains(code, "InvalidAttribute") ||
+		strings.Contains(code, "MissingParameter") || strings.Contains(code, "UnsupportedOperation")
 }
 
 // CarriedGroup is the message's MessageGroupId, which sesq keeps when it

@@ -2,6 +2,7 @@ package deadletter
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -67,8 +68,11 @@ func Describe(m types.Message) Entry {
 	// An invalid envelope: take the first ARN field that parses, and the
 	// tenant by the same rule as Envelope.Tenant from fields that are
 	// valid tenant names.
+	// A field of the wrong type (the reason the envelope is invalid, at
+	// times) fails only that field: json fills the others.
 	var loose struct{ SourceArn, FromArn, ReturnPathArn, Tenant, TenantName string }
-	if json.Unmarshal(body, &loose) == nil {
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(body, &loose); err == nil || errors.As(err, &typeErr) {
 		var account string
 		for _, a := range []string{loose.SourceArn, loose.FromArn, loose.ReturnPathArn} {
 			if p, err := envelope.ParseIdentityARN(a); err == nil {

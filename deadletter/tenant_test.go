@@ -195,3 +195,16 @@ func receiveAll(t *testing.T, s *sqsfake.SQS, url string) []types.Message {
 		out = append(out, r.Messages...)
 	}
 }
+
+// An invalid envelope whose fault is a field of the wrong type still gives
+// its region, identity and tenant (from the ARN's account) to inspect and
+// the filters.
+func TestDescribeReadsAroundAWrongType(t *testing.T) {
+	body := `{"version":1,"action":"SendEmail","sourceArn":"` + arnB + `","tenant":42}`
+	e := deadletter.Describe(types.Message{Body: aws.String(body), MessageAttributes: map[string]types.MessageAttributeValue{
+		deadletter.AttrReason: {DataType: aws.String("String"), StringValue: aws.String("invalid")},
+	}})
+	if e.Identity != arnB || e.Region != "us-east-1" || e.Tenant != "222222222222" {
+		t.Errorf("described as identity %q, region %q, tenant %q", e.Identity, e.Region, e.Tenant)
+	}
+}

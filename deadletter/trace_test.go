@@ -158,3 +158,59 @@ func TestWriteAndReplayKeepTheGroup(t *testing.T) {
 		}
 	}
 }
+
+// sqsSaying answers every send carrying a group or trace header with err.
+type sqsSaying struct {
+	err   error
+	calls []*sqs.SendMessageInput
+}
+
+func (s *sqsSaying) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	s.calls = append(s.calls, in)
+	if in.MessageGroupId != nil || in.MessageSystemAttributes != nil {
+		return nil, s.err
+	}
+	return &sqs.SendMessageOutput{MessageId: aws.String("m")}, nil
+}
+
+// A send refused for what it carries goes again without the group and the
+// trace; a send that failed for another reason is not sent again (it would
+// fail the same, or land twice).
+func TestSendCarriedFallsBackOnlyOnARefusedParameter(t *testing.T) {
+	in := &sqs.SendMessageInput{QueueUrl: aws.String("q"), MessageBody: aws.String("b"), MessageGroupId: aws.String("t")}
+	refused := &sqsSaying{err: &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: "MessageGroupId", Fault: smithy.FaultClient}}
+	if _, err := deadletter.SendCarried(context.Background(), refused, in); err != nil || len(refused.calls) != 2 || refused.calls[1].MessageGroupId != nil {
+		t.Errorf("refused parameter: %v after %d calls", err, len(refused.calls))
+	}
+	for _, e := range []error{
+		&smithy.GenericAPIError{Code: "RequestThrottled", Message: "slow down", Fault: smithy.FaultClient},
+		&smithy.GenericAPIError{Code: "InternalError", Message: "oops", Fault: smithy.FaultServer},
+		&smithy.GenericAPIError{Code: "KmsThrottled", Message: "kms", Fault: smithy.FaultClient},
+	} {
+		s := &sqsSaying{err: e}
+		if _, err := deadletter.SendCarried(context.Background(), s, in); err == nil || len(s.calls) != 1 {
+			t.Errorf("%v: %d calls, err %v; want one call and the error", e, len(s.calls), err)
+		}
+	}
+}
+
+// dlq replay keeps a dead letter's group (its tenant) too.
+func TestReplayKeepsTheGroup(t *testing.T) {
+	s := sqsfake.New()
+	src := s.CreateQueue("mail", sqsfake.QueueOptions{})
+	dlq := s.CreateQueue("mail-dlq", sqsfake.QueueOptions{})
+	ctx := context.Background()
+	w := deadletter.Writer{Client: s, QueueURL: dlq}
+	m := types.Message{Body: aws.String(`{"version":1}`), Attributes: map[string]string{"MessageGroupId": "customer-42"}}
+	if err := w.Write(ctx, m, deadletter.Failure{Reason: "rejected", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deadletter.Replay(ctx, s, dlq, deadletter.ReplayOptions{To: src, IncludeInvalid: true}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(src), MaxNumberOfMessages: 1,
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameMessageGroupId}})
+	if err != nil || len(out.Messages) != 1 || out.Messages[0].Attributes["MessageGroupId"] != "customer-42" {
+		t.Errorf("replayed: %v %+v", err, out)
+	}
+}

@@ -159,6 +159,9 @@ func dlqReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if opts.To == cfg.DLQURL {
 		return &usageError{"dlq replay: the target is the dead-letter queue itself"}
 	}
+	if strings.HasSuffix(opts.To, ".fifo") {
+		return &usageError{"dlq replay: FIFO queues are not supported yet"}
+	}
 	opts.Filter = *filter
 	if isTerminal(stderr) {
 		opts.Progress = func(s deadletter.ReplaySummary) {

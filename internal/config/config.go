@@ -114,6 +114,10 @@ func (c Config) Validate(purpose Purpose) error {
 		}
 		if u, err := url.Parse(v); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			bad(name, "must be a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)")
+		} else if strings.HasSuffix(u.Path, ".fifo") {
+			// A FIFO queue would drop a put-back message as a duplicate of
+			// itself and refuse per-message delays: not until FIFO support.
+			bad(name, "FIFO queues are not supported yet (use a standard queue: fair queues keep tenants apart)")
 		}
 	}
 	checkURL("QUEUE_URL", c.QueueURL, purpose == ForRun || purpose == ForEnqueue)

@@ -82,6 +82,9 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"SESQ_LOG_FORMAT": "xml", "SESQ_LOG_LEVEL": "loud", "SESQ_HTTP_ADDR": "9090"}, config.ForQueues,
 			[]string{"SESQ_LOG_FORMAT", "SESQ_LOG_LEVEL", "SESQ_HTTP_ADDR"}},
 		{map[string]string{}, config.ForDLQ, []string{"SESQ_DLQ_URL: required"}},
+		{map[string]string{"SESQ_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/mail.fifo", "SESQ_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/1/dlq.fifo"}, config.ForRun,
+			[]string{"SESQ_QUEUE_URL: FIFO queues are not supported yet", "SESQ_DLQ_URL: FIFO queues are not supported yet"}},
+		{map[string]string{"SESQ_METRICS_TENANTS": "-1"}, config.ForQueues, []string{"SESQ_METRICS_TENANTS: must be between 0 and 1000, got -1"}},
 		// The key's value is never echoed, only its length.
 		{map[string]string{"SESQ_LEDGER_KEY": "short-secret", "SESQ_MAX_DEFERRALS": "-1"}, config.ForQueues,
 			[]string{"SESQ_LEDGER_KEY: must be at least 16 bytes", "got 12", "SESQ_MAX_DEFERRALS: must not be negative"}},

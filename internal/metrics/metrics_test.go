@@ -105,11 +105,12 @@ func TestRegionLabelIsBounded(t *testing.T) {
 }
 
 // sesq_tenant_messages_total names at most SetTenants tenants; the rest
-// count as "other", bodies without an envelope as "unknown"; 0 turns it off.
+// count as "(other)", bodies without an envelope as "(unknown)"; 0 turns it off.
 // (tenants_test.go ranks them by how busy they are.)
 func TestTenantLabelIsBounded(t *testing.T) {
 	m := metrics.New("v")
-	m.SetTenants(3)
+	m.SetTenants(4)
+	m.Message("sent", "us-east-1", "SendEmail", "other") // a tenant so named has its own series
 	for i := range 10 {
 		m.Message("sent", "us-east-1", "SendEmail", fmt.Sprint("tenant-", i))
 	}
@@ -122,19 +123,20 @@ func TestTenantLabelIsBounded(t *testing.T) {
 		}
 	}
 	want := map[string]string{
+		`sesq_tenant_messages_total{outcome="sent",tenant="other"}`:        "1",
 		`sesq_tenant_messages_total{outcome="sent",tenant="tenant-0"}`:     "1",
 		`sesq_tenant_messages_total{outcome="rejected",tenant="tenant-0"}`: "1",
 		`sesq_tenant_messages_total{outcome="sent",tenant="tenant-1"}`:     "1",
 		`sesq_tenant_messages_total{outcome="sent",tenant="tenant-2"}`:     "1",
-		`sesq_tenant_messages_total{outcome="sent",tenant="other"}`:        "7",
-		`sesq_tenant_messages_total{outcome="invalid",tenant="unknown"}`:   "1",
+		`sesq_tenant_messages_total{outcome="sent",tenant="(other)"}`:      "7",
+		`sesq_tenant_messages_total{outcome="invalid",tenant="(unknown)"}`: "1",
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("series\n%v\nwant\n%v", got, want)
 	}
 	// The existing metric keeps its labels.
-	if v := scrape(t, m)[`sesq_messages_total{action="SendEmail",outcome="sent",region="us-east-1"}`]; v != "10" {
-		t.Errorf("sesq_messages_total sent = %q, want 10", v)
+	if v := scrape(t, m)[`sesq_messages_total{action="SendEmail",outcome="sent",region="us-east-1"}`]; v != "11" {
+		t.Errorf("sesq_messages_total sent = %q, want 11", v)
 	}
 
 	m.SetTenants(0)

@@ -23,8 +23,10 @@ const tenantsPerName = 10
 
 // Tenant label values that are no tenant's own.
 const (
-	tenantOther   = "other"   // a tenant not among the busiest
-	tenantUnknown = "unknown" // a body that is no valid envelope
+	// In parentheses, which no tenant name has ([A-Za-z0-9_-]): a tenant
+	// named "other" must not share, or delete, everyone else's series.
+	tenantOther   = "(other)"   // a tenant not among the busiest
+	tenantUnknown = "(unknown)" // a body that is no valid envelope
 )
 
 // tenantSet bounds the tenant label to the max busiest tenants; every other
@@ -77,7 +79,13 @@ func (s *tenantSet) observe(tenant, outcome string) {
 		return
 	}
 	if now := s.now(); !now.Before(s.next) {
-		s.rank()
+		// Counts fade by the time since the last ranking, not by the
+		// number of rankings: a ranking runs only when a message comes.
+		periods := 1.0
+		if !s.next.IsZero() {
+			periods += float64(now.Sub(s.next)) / float64(TenantRank)
+		}
+		s.rank(math.Pow(0.5, periods))
 		s.next = now.Add(TenantRank)
 	}
 	s.count(tenant)
@@ -109,8 +117,8 @@ func (s *tenantSet) count(tenant string) {
 
 // rank names the max tenants with the most messages (a named one first on
 // a tie, then by name), removes the series of the tenants that dropped out,
-// and halves the counts.
-func (s *tenantSet) rank() {
+// and multiplies the counts by fade.
+func (s *tenantSet) rank(fade float64) {
 	ranked := make([]string, 0, len(s.counts))
 	for t := range s.counts {
 		ranked = append(ranked, t)
@@ -136,7 +144,7 @@ func (s *tenantSet) rank() {
 	}
 	s.named = named
 	for t, c := range s.counts {
-		if c /= 2; c < 0.5 {
+		if c *= fade; c < 0.5 {
 			delete(s.counts, t)
 		} else {
 			s.counts[t] = c

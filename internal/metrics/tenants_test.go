@@ -64,7 +64,7 @@ func TestTenantSetFollowsTheBusiest(t *testing.T) {
 	if got := r.s.names(); !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("names %v, want the first two seen", got)
 	}
-	if v := r.value("other"); v != 70 {
+	if v := r.value("(other)"); v != 70 {
 		t.Errorf("other = %v, want 70", v)
 	}
 	r.now = r.now.Add(TenantRank)
