@@ -10,8 +10,6 @@
 package sestest
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/base64"
 	"fmt"
 	"html"
@@ -22,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sesq/sesq/internal/testsupport/faultscript"
 )
 
 // Fault is an SES error answer.
@@ -61,7 +61,7 @@ type Request struct {
 // ARNs returns the request's SourceArn, FromArn and ReturnPathArn, from the
 // parameters or, for SendRawEmail, the first X-SES-*-ARN headers.
 func (r Request) ARNs() (source, from, returnPath string) {
-	h := firstHeaders(r.Raw)
+	h := faultscript.FirstHeaders(r.Raw)
 	pick := func(param, header string) string {
 		if v := r.Params.Get(param); v != "" {
 			return v
@@ -69,14 +69,6 @@ func (r Request) ARNs() (source, from, returnPath string) {
 		return h[header]
 	}
 	return pick("SourceArn", "x-ses-source-arn"), pick("FromArn", "x-ses-from-arn"), pick("ReturnPathArn", "x-ses-return-path-arn")
-}
-
-type script struct {
-	faults  []Fault // answered in order, then success
-	always  *Fault
-	every   int // with always: only every n-th send fails
-	count   int
-	latency time.Duration
 }
 
 // Server is the test endpoint. Its zero value is not usable; call Start.
@@ -89,11 +81,12 @@ type Server struct {
 	buckets  map[string]*bucket // per region, when RateLimit is set
 	rate     float64
 	requests []Request
-	scripts  map[string]*script
-	latency  time.Duration
 	nextID   int
 	mismatch int
-	refused  map[string]Fault // recipient address → the answer to sends to it
+
+	// Fail, FailAlways, FailEvery, Recover, RefuseRecipient and Latency
+	// script the answers.
+	faultscript.Script[Fault]
 }
 
 // Start listens on a free loopback port.
@@ -102,7 +95,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), scripts: map[string]*script{}, quota: 10000, buckets: map[string]*bucket{}}
+	s := &Server{URL: "http://" + ln.Addr().String(), quota: 10000, buckets: map[string]*bucket{}}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln)
 	return s, nil
@@ -110,35 +103,6 @@ func Start() (*Server, error) {
 
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
-
-func (s *Server) script(identity string) *script {
-	sc, ok := s.scripts[identity]
-	if !ok {
-		sc = &script{}
-		s.scripts[identity] = sc
-	}
-	return sc
-}
-
-// Fail answers the next sends for identity with faults, in order; later sends
-// succeed.
-func (s *Server) Fail(identity string, faults ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc := s.script(identity)
-	sc.faults = append(sc.faults, faults...)
-}
-
-// RefuseRecipient answers every send with addr among its recipients (the
-// destination parameters) with f.
-func (s *Server) RefuseRecipient(addr string, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.refused == nil {
-		s.refused = map[string]Fault{}
-	}
-	s.refused[addr] = f
-}
 
 // Recipients returns the request's destination addresses (To, Cc, Bcc or
 // Destinations), as sent.
@@ -150,28 +114,6 @@ func (r Request) Recipients() []string {
 		}
 	}
 	return out
-}
-
-// FailAlways answers every send for identity with f.
-func (s *Server) FailAlways(identity string, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.script(identity).always = &f
-}
-
-// Recover clears every fault scripted for identity.
-func (s *Server) Recover(identity string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.scripts, identity)
-}
-
-// FailEvery answers every n-th send for identity with f; the others succeed.
-func (s *Server) FailEvery(identity string, n int, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc := s.script(identity)
-	sc.always, sc.every = &f, n
 }
 
 // RateLimit makes the account's send rate per region rate messages per
@@ -197,17 +139,6 @@ func (s *Server) Throttled() int {
 type bucket struct {
 	tokens float64
 	last   time.Time
-}
-
-// Latency delays every answer for identity ("" for all identities).
-func (s *Server) Latency(identity string, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if identity == "" {
-		s.latency = d
-		return
-	}
-	s.script(identity).latency = d
 }
 
 // Requests returns every request so far.
@@ -276,31 +207,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	fault, latency := s.Next(req.Identity, req.Recipients())
 	s.mu.Lock()
-	sc := s.scripts[req.Identity]
-	latency := s.latency
-	var fault *Fault
-	if sc != nil {
-		if sc.latency > 0 {
-			latency = sc.latency
-		}
-		switch {
-		case len(sc.faults) > 0:
-			f := sc.faults[0]
-			sc.faults = sc.faults[1:]
-			fault = &f
-		case sc.always != nil:
-			sc.count++
-			if sc.every <= 1 || sc.count%sc.every == 0 {
-				fault = sc.always
-			}
-		}
-	}
-	for _, rcpt := range req.Recipients() {
-		if f, ok := s.refused[rcpt]; ok && fault == nil {
-			fault = &f
-		}
-	}
 	for _, a := range []string{src, from, rp} {
 		if p := strings.Split(a, ":"); a != "" && (len(p) < 6 || p[3] != req.Region) {
 			s.mismatch++
@@ -361,41 +269,4 @@ func writeFault(w http.ResponseWriter, f Fault, action string) {
 	}
 	fmt.Fprintf(w, `<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>sestest-error</RequestId></ErrorResponse>`,
 		f.Type, f.Code, html.EscapeString(msg))
-}
-
-// firstHeaders returns the first instance of each header of a raw message,
-// by lowercase name, unfolded. It is deliberately independent of sesq's own
-// header scanner.
-func firstHeaders(raw []byte) map[string]string {
-	out := map[string]string{}
-	if len(raw) == 0 {
-		return out
-	}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(nil, len(raw)+1)
-	var name, value string
-	flush := func() {
-		if name != "" {
-			if _, ok := out[name]; !ok {
-				out[name] = strings.TrimSpace(value)
-			}
-		}
-		name, value = "", ""
-	}
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if line == "" {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			value += line
-			continue
-		}
-		flush()
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			name, value = strings.ToLower(k), v
-		}
-	}
-	flush()
-	return out
 }

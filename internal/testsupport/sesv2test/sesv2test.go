@@ -27,8 +27,6 @@
 package sesv2test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,6 +36,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sesq/sesq/internal/testsupport/faultscript"
 )
 
 // Wire is where an error answer carries its type. The SDK reads the
@@ -230,14 +230,6 @@ func (r Request) Recipients() []string {
 	return append(out, d.BccAddresses...)
 }
 
-type script struct {
-	faults  []Fault // answered in order, then success
-	always  *Fault
-	every   int // with always: only every n-th send fails
-	count   int
-	latency time.Duration
-}
-
 type regionState struct {
 	tokens float64 // of the rate bucket, when RateLimit is set
 	last   time.Time
@@ -258,11 +250,12 @@ type Server struct {
 	sandbox    bool
 	regions    map[string]*regionState
 	requests   []Request
-	scripts    map[string]*script
-	latency    time.Duration
 	nextID     int
 	mismatch   int
-	refused    map[string]Fault // recipient address → the answer to sends to it
+
+	// Fail, FailAlways, FailEvery, Recover, RefuseRecipient and Latency
+	// script the answers.
+	faultscript.Script[Fault]
 }
 
 // Start listens on a free loopback port.
@@ -272,7 +265,7 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{URL: "http://" + ln.Addr().String(), rate: 10000, daily: 5000000,
-		regions: map[string]*regionState{}, scripts: map[string]*script{}, refused: map[string]Fault{}}
+		regions: map[string]*regionState{}}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln)
 	return s, nil
@@ -280,65 +273,6 @@ func Start() (*Server, error) {
 
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
-
-func (s *Server) script(identity string) *script {
-	sc, ok := s.scripts[identity]
-	if !ok {
-		sc = &script{}
-		s.scripts[identity] = sc
-	}
-	return sc
-}
-
-// Fail answers the next sends for identity with faults, in order; later
-// sends succeed.
-func (s *Server) Fail(identity string, faults ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc := s.script(identity)
-	sc.faults = append(sc.faults, faults...)
-}
-
-// FailAlways answers every send for identity with f.
-func (s *Server) FailAlways(identity string, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.script(identity).always = &f
-}
-
-// FailEvery answers every n-th send for identity with f; the others succeed.
-func (s *Server) FailEvery(identity string, n int, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc := s.script(identity)
-	sc.always, sc.every = &f, n
-}
-
-// Recover clears every fault scripted for identity.
-func (s *Server) Recover(identity string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.scripts, identity)
-}
-
-// RefuseRecipient answers every send with addr among its Destination
-// addresses with f.
-func (s *Server) RefuseRecipient(addr string, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refused[addr] = f
-}
-
-// Latency delays every answer for identity ("" for all identities).
-func (s *Server) Latency(identity string, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if identity == "" {
-		s.latency = d
-		return
-	}
-	s.script(identity).latency = d
-}
 
 // RateLimit makes the account's send rate per region rate messages per
 // second, with one second's burst: sends over it are answered ThrottleRate,
@@ -467,7 +401,7 @@ func (s *Server) sendEmail(w http.ResponseWriter, r *http.Request, req Request) 
 	}
 	if raw := req.Input.Content.Raw; raw != nil {
 		req.Raw = raw.Data
-		h := firstHeaders(raw.Data)
+		h := faultscript.FirstHeaders(raw.Data)
 		req.Headers = XSES{SourceArn: h["x-ses-source-arn"], FromArn: h["x-ses-from-arn"], ReturnPathArn: h["x-ses-return-path-arn"]}
 	}
 	src, from, rp := req.ARNs()
@@ -477,31 +411,8 @@ func (s *Server) sendEmail(w http.ResponseWriter, r *http.Request, req Request) 
 		}
 	}
 
+	fault, latency := s.Next(req.Identity, req.Recipients())
 	s.mu.Lock()
-	sc := s.scripts[req.Identity]
-	latency := s.latency
-	var fault *Fault
-	if sc != nil {
-		if sc.latency > 0 {
-			latency = sc.latency
-		}
-		switch {
-		case len(sc.faults) > 0:
-			f := sc.faults[0]
-			sc.faults = sc.faults[1:]
-			fault = &f
-		case sc.always != nil:
-			sc.count++
-			if sc.every <= 1 || sc.count%sc.every == 0 {
-				fault = sc.always
-			}
-		}
-	}
-	for _, rcpt := range req.Recipients() {
-		if f, ok := s.refused[rcpt]; ok && fault == nil {
-			fault = &f
-		}
-	}
 	for _, a := range []string{src, from, rp} {
 		if p := strings.Split(a, ":"); a != "" && (len(p) < 6 || p[3] != req.Region) {
 			s.mismatch++
@@ -599,41 +510,4 @@ func writeFault(w http.ResponseWriter, f Fault) {
 	w.Header().Set("x-amzn-RequestId", "sesv2test-error")
 	w.WriteHeader(f.Status)
 	json.NewEncoder(w).Encode(body)
-}
-
-// firstHeaders returns the first instance of each header of a raw message,
-// by lowercase name, unfolded. It is deliberately independent of sesq's own
-// header scanner.
-func firstHeaders(raw []byte) map[string]string {
-	out := map[string]string{}
-	if len(raw) == 0 {
-		return out
-	}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(nil, len(raw)+1)
-	var name, value string
-	flush := func() {
-		if name != "" {
-			if _, ok := out[name]; !ok {
-				out[name] = strings.TrimSpace(value)
-			}
-		}
-		name, value = "", ""
-	}
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if line == "" {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			value += line
-			continue
-		}
-		flush()
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			name, value = strings.ToLower(k), v
-		}
-	}
-	flush()
-	return out
 }

@@ -27,6 +27,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/sesq/sesq/internal/testsupport/faultscript"
 )
 
 // Modes of Start.
@@ -90,7 +92,7 @@ type Message struct {
 // trimmed (SES applies the first instance of an X-SES header); empty when
 // there is none.
 func (m Message) Header(name string) string {
-	return firstHeaders(m.Data)[strings.ToLower(name)]
+	return faultscript.FirstHeaders(m.Data)[strings.ToLower(name)]
 }
 
 // Lines returns every line of the message (DATA) without its line break.
@@ -381,7 +383,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	_, isTLS := ss.c.TLSConnectionState()
 	m := Message{Conn: ss.conn, User: ss.user, Password: ss.pass, Region: ss.region, TLS: isTLS, From: ss.from, To: ss.to, Data: data, At: time.Now()}
-	h := firstHeaders(data)
+	h := faultscript.FirstHeaders(data)
 	for _, k := range []string{"x-ses-source-arn", "x-ses-from-arn", "x-ses-return-path-arn"} {
 		if m.Identity == "" {
 			m.Identity = h[k]
@@ -418,20 +420,6 @@ func (ss *session) Logout() error {
 	delete(ss.s.open, ss.c.Conn())
 	ss.s.mu.Unlock()
 	return nil
-}
-
-// firstHeaders returns the first instance of each header, by lowercase name.
-func firstHeaders(data []byte) map[string]string {
-	out := map[string]string{}
-	for _, l := range (Message{Data: data}).Headers() {
-		if k, v, ok := strings.Cut(l, ":"); ok {
-			k = strings.ToLower(strings.TrimSpace(k))
-			if _, seen := out[k]; !seen {
-				out[k] = strings.TrimSpace(v)
-			}
-		}
-	}
-	return out
 }
 
 // certificates makes a CA and a certificate for 127.0.0.1 and localhost.
