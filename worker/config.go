@@ -11,8 +11,11 @@ import (
 // DefaultConfig. `sesq run` fills it from SESQ_* variables (the defaults
 // named beside the fields are theirs).
 type Config struct {
-	QueueURL string // the source queue; required
-	DLQURL   string // the dead-letter queue the worker writes to; required
+	QueueURL string // the source queue; required unless Lanes are given
+	DLQURL   string // the dead-letter queue the worker writes to; required with QueueURL
+	// Lanes are several source queues read at once, each with its own
+	// dead-letter queue and weight; instead of QueueURL and DLQURL.
+	Lanes []Lane
 
 	Concurrency       int           // sends in flight at most; 32
 	BatchSize         int           // messages per ReceiveMessage, 1-10; 10
@@ -37,6 +40,40 @@ type Config struct {
 	// SendRate is the SES send rate quota per region the limiter works
 	// under; 0: the transport's (GetSendQuota).
 	SendRate float64
+
+	// FairnessOff stops sharing the senders and each region's send rate
+	// among the tenants with messages waiting (Envelope.Tenant): messages
+	// go in the order received (lanes keep their weights). By default
+	// (false) they are shared, so that one tenant's backlog does not hold
+	// the others back.
+	FairnessOff bool
+	// TenantShare is the largest share of the senders (Concurrency) one
+	// tenant may hold while another tenant's message waits; 0.5 (0 means
+	// that default).
+	TenantShare float64
+}
+
+// DefaultTenantShare is Config.TenantShare's default.
+const DefaultTenantShare = 0.5
+
+// senderLimit is how many senders one tenant may hold while others wait.
+func (c Config) senderLimit() int {
+	share := c.TenantShare
+	switch {
+	case c.FairnessOff:
+		share = 1
+	case share == 0:
+		share = DefaultTenantShare
+	}
+	return max(1, int(share*float64(c.Concurrency)))
+}
+
+// lanes is the configured lanes, or the one lane of QueueURL and DLQURL.
+func (c Config) lanes() []Lane {
+	if len(c.Lanes) > 0 {
+		return c.Lanes
+	}
+	return []Lane{{Name: "default", QueueURL: c.QueueURL, DLQURL: c.DLQURL, Weight: 1}}
 }
 
 // DefaultConfig is the configuration `sesq run` uses when no SESQ_*
@@ -48,6 +85,7 @@ func DefaultConfig() Config {
 		SendTimeout: 30 * time.Second, ShutdownTimeout: 25 * time.Second,
 		MaxAttempts: 8, BackoffInitial: 200 * time.Millisecond, BackoffMax: 30 * time.Second,
 		QuotaDelay: 15 * time.Minute, MaxDeferrals: 96,
+		TenantShare: DefaultTenantShare,
 	}
 }
 
@@ -57,10 +95,16 @@ func (c Config) Validate() error {
 	var probs []string
 	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
 	switch {
-	case c.QueueURL == "" || c.DLQURL == "":
+	case len(c.Lanes) > 0 && (c.QueueURL != "" || c.DLQURL != ""):
+		bad("give either Lanes or QueueURL and DLQURL, not both")
+	case len(c.Lanes) == 0 && (c.QueueURL == "" || c.DLQURL == ""):
 		bad("QueueURL and DLQURL are required")
-	case c.QueueURL == c.DLQURL:
+	case len(c.Lanes) == 0 && c.QueueURL == c.DLQURL:
 		bad("DLQURL must differ from QueueURL")
+	default:
+		for _, p := range checkLanes(c.lanes()) {
+			bad("%s", p)
+		}
 	}
 	if c.Concurrency < 1 {
 		bad("Concurrency must be at least 1, got %d", c.Concurrency)
@@ -95,8 +139,56 @@ func (c Config) Validate() error {
 	if c.SendRate < 0 {
 		bad("SendRate must not be negative, got %v", c.SendRate)
 	}
+	if c.TenantShare < 0 || c.TenantShare > 1 {
+		bad("TenantShare must be 0 (the default) to 1, got %v", c.TenantShare)
+	}
 	if len(probs) > 0 {
 		return errors.New("worker configuration: " + strings.Join(probs, "; "))
 	}
 	return nil
+}
+
+// checkLanes reports what is wrong with a set of lanes: every queue,
+// dead-letter queues included, is used once; a FIFO queue dead-letters
+// into a FIFO queue (SQS redrives only between queues of one type).
+func checkLanes(lanes []Lane) []string {
+	var probs []string
+	seenName, seenURL := map[string]bool{}, map[string]bool{}
+	for _, l := range lanes {
+		if !validLaneName(l.Name) {
+			probs = append(probs, fmt.Sprintf("lane name %q must be 1 to 32 of a-z, 0-9 and -", l.Name))
+		} else if seenName[l.Name] {
+			probs = append(probs, fmt.Sprintf("lane %q is given twice", l.Name))
+		}
+		seenName[l.Name] = true
+		if l.QueueURL == "" || l.DLQURL == "" {
+			probs = append(probs, fmt.Sprintf("lane %q needs a queue URL and a dead-letter queue URL", l.Name))
+			continue
+		}
+		for _, u := range []string{l.QueueURL, l.DLQURL} {
+			if seenURL[u] {
+				probs = append(probs, fmt.Sprintf("lane %q: queue %s is used twice (every lane needs a queue and a dead-letter queue of its own)", l.Name, u))
+			}
+			seenURL[u] = true
+		}
+		if l.Weight < 1 {
+			probs = append(probs, fmt.Sprintf("lane %q: weight must be at least 1, got %d", l.Name, l.Weight))
+		}
+		if isFIFO(l.QueueURL) != isFIFO(l.DLQURL) {
+			probs = append(probs, fmt.Sprintf("lane %q: a FIFO queue needs a FIFO dead-letter queue and a standard queue a standard one", l.Name))
+		}
+	}
+	return probs
+}
+
+func validLaneName(s string) bool {
+	if len(s) < 1 || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -32,6 +32,7 @@ const actTimeout = 10 * time.Second
 
 // delivery is one received message and what is known about it.
 type delivery struct {
+	lane     *lane
 	msg      types.Message
 	handle   string
 	body     string
@@ -43,6 +44,7 @@ type delivery struct {
 	env    *envelope.Envelope // nil when the body is not a valid envelope
 	claim  *claim             // the envelope id's claim, while held
 	sesID  string             // SES's message id, once sent
+	job    *job               // as the dispatcher offered it (nil for a hand-back unstarted)
 }
 
 // open reads what a received message carries: its ledger, and the earlier
@@ -53,8 +55,8 @@ type delivery struct {
 // crash, a lost receive answer, a panic); each may have sent, and is
 // charged one attempt. A message this worker made visible again itself
 // (its re-enqueue failed) is remembered and not charged.
-func (w *Worker) open(m types.Message, now time.Time) *delivery {
-	d := &delivery{msg: m, handle: aws.ToString(m.ReceiptHandle), body: aws.ToString(m.Body), received: now}
+func (w *Worker) open(l *lane, m types.Message, now time.Time) *delivery {
+	d := &delivery{lane: l, msg: m, handle: aws.ToString(m.ReceiptHandle), body: aws.ToString(m.Body), received: now}
 	if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
 		d.sent = time.UnixMilli(ms)
 	}
@@ -63,35 +65,37 @@ func (w *Worker) open(m types.Message, now time.Time) *delivery {
 	if v, ok := m.MessageAttributes[ledger.Attr]; ok {
 		attr = aws.ToString(v.StringValue)
 	}
-	l, st := w.ledger.Read(attr, d.body, sent)
+	led, st := l.ledger.Read(attr, d.body, sent)
 	if st != ledger.None && st != ledger.Valid {
 		w.log.Info("message ledger ignored; the message starts afresh", "sqs_message_id", aws.ToString(m.MessageId), "ledger", st.String())
 	}
-	if !sent.IsZero() && l.Due.After(sent.Add(w.cfg.QuotaDelay)) {
+	if !sent.IsZero() && led.Due.After(sent.Add(w.cfg.QuotaDelay)) {
 		// sesq defers from the time it puts a message back, never by more
 		// than SESQ_QUOTA_DELAY: a later end was not its decision.
-		l.Due = sent.Add(w.cfg.QuotaDelay)
+		led.Due = sent.Add(w.cfg.QuotaDelay)
 	}
 	count := receiveCount(m)
 	if mem, ok := w.memo.take(aws.ToString(m.MessageId)); ok && count > mem.receives {
-		l, count = mem.ledger, count-mem.receives
+		led, count = mem.ledger, count-mem.receives
 	}
 	if unfinished := count - 1; unfinished > 0 {
-		l.Attempts += unfinished
-		l.Unfinished += unfinished
+		led.Attempts += unfinished
+		led.Unfinished += unfinished
 	}
-	d.ledger = l
+	d.ledger = led
 	return d
 }
 
-// handle decides on one message and acts on the decision. ctx ends when the
-// worker stops receiving (waits for a retry end then); work ends at the
-// shutdown deadline (sends in flight are cut off then).
-func (w *Worker) handle(ctx, work context.Context, m types.Message) {
-	d := w.open(m, time.Now())
+// handle decides on one message and acts on the decision, which it
+// returns. ctx ends when the worker stops receiving (waits for a retry end
+// then); work ends at the shutdown deadline (sends in flight are cut off
+// then).
+func (w *Worker) handle(ctx, work context.Context, j *job) retry.Decision {
+	d := w.open(j.lane, j.msg, time.Now())
+	d.job = j
 	var end func(MessageEnd)
 	if w.tracer != nil {
-		work, end = w.tracer.StartMessage(work, w.cfg.QueueURL, m)
+		work, end = w.tracer.StartMessage(work, j.lane.QueueURL, j.msg)
 	}
 	dec := w.decide(ctx, work, d)
 	// Settling the claim and recording the outcome (a dead-letter write, a
@@ -103,6 +107,25 @@ func (w *Worker) handle(ctx, work context.Context, m types.Message) {
 	if end != nil {
 		end(d.traceEnd(dec))
 	}
+	return dec
+}
+
+// parse is the envelope in the body, parsed once: by the poller when the
+// dispatcher needed the tenant, else here.
+func (d *delivery) parse() (*envelope.Envelope, error) {
+	if d.job != nil && d.job.parsed {
+		return d.job.env, d.job.perr
+	}
+	return envelope.Parse([]byte(d.body))
+}
+
+// flow is the delivery's share of its region's send rate: its tenant in
+// its lane (the lane alone when fairness is off), weighted by the lane.
+func (d *delivery) flow() string {
+	if d.job == nil {
+		return d.lane.Name
+	}
+	return d.lane.Name + "/" + d.job.tenant
 }
 
 // tenant is the envelope's tenant (a name or an account id, never
@@ -133,7 +156,7 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) retry.Decision {
 	if d.ledger.Final != nil {
 		return w.policy.Decide(retry.Outcome{Class: retry.Final}, d.state(now))
 	}
-	env, err := envelope.Parse([]byte(d.body))
+	env, err := d.parse()
 	if err != nil {
 		return w.policy.Decide(retry.Outcome{Class: retry.Invalid, Code: retry.CodeInvalidEnvelope, Message: err.Error()}, d.state(now))
 	}
@@ -157,6 +180,11 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) retry.Decision {
 		if dec.Action != retry.Send {
 			return dec
 		}
+	}
+	if h, ok := w.holds.get(env.Region(), env.Tenant()); ok {
+		// SES refused this tenant's sends for the account or identity a
+		// moment ago: deferred without a send, as that refusal would have.
+		return w.policy.Decide(retry.Outcome{Class: retry.Quota, Code: h.code, Message: "tenant held back until " + h.until.UTC().Format(time.RFC3339) + ": " + h.message}, d.state(now))
 	}
 	return w.attempt(ctx, work, d)
 }
@@ -203,7 +231,7 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision 
 				return unsent(dec)
 			}
 		}
-		ticket, err := limit.Wait(ctx)
+		ticket, err := limit.Wait(ctx, d.flow(), d.lane.Weight)
 		s.Now = time.Now()
 		if err != nil { // stopping before the send
 			return unsent(w.policy.Decide(retry.Outcome{Class: retry.Stopping, Code: retry.CodeShutdown, Message: "stopped before the send"}, s))
@@ -237,7 +265,7 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision 
 			s.Refusals = w.breakers.Refusals(region)
 		}
 		dec := w.policy.Decide(o, s)
-		w.observe(region, env.Action, o, dec, ticket, limit, time.Since(began), work.Err() != nil)
+		w.observe(region, env, o, dec, ticket, limit.Limiter(), time.Since(began), work.Err() != nil)
 		if o.Class == retry.Throttled {
 			s.Throttles++
 		}
@@ -283,7 +311,7 @@ func (w *Worker) claim(ctx context.Context, d *delivery, s retry.State) (retry.D
 		return w.policy.Decide(retry.Outcome{Class: retry.InProgress, Code: retry.CodeInProgress, Message: "another delivery holds this envelope id"}, s), true
 	}
 	d.claim = &claim{key: key, owner: owner, expires: now.Add(ttl)}
-	w.flight.setClaim(d.handle, d.claim)
+	d.lane.flight.setClaim(d.handle, d.claim)
 	return retry.Decision{}, false
 }
 
@@ -299,7 +327,7 @@ func (w *Worker) settleClaim(ctx context.Context, d *delivery, what retry.ClaimA
 	if c == nil {
 		return
 	}
-	w.flight.setClaim(d.handle, nil)
+	d.lane.flight.setClaim(d.handle, nil)
 	d.claim = nil
 	var err error
 	switch what {
@@ -320,8 +348,11 @@ func (w *Worker) settleClaim(ctx context.Context, d *delivery, what retry.ClaimA
 
 // observe lets the region's breaker and limiter and the metrics see a
 // send's outcome; they never change the decision.
-func (w *Worker) observe(region string, action string, o retry.Outcome, dec retry.Decision, ticket ratelimit.Ticket, limit *ratelimit.AIMD, took time.Duration, cutOff bool) {
-	w.metrics.SESCall(region, action, transport.CodeLabel(w.transport, o.Code), took, o.Class == retry.Throttled)
+func (w *Worker) observe(region string, env *envelope.Envelope, o retry.Outcome, dec retry.Decision, ticket ratelimit.Ticket, limit *ratelimit.AIMD, took time.Duration, cutOff bool) {
+	w.metrics.SESCall(region, env.Action, transport.CodeLabel(w.transport, o.Code), took, o.Class == retry.Throttled)
+	if o.Class == retry.Quota {
+		w.holds.set(region, env.Tenant(), w.cfg.QuotaDelay, o.Code, transport.Redact(o.Message))
+	}
 	switch o.Class {
 	case retry.Throttled:
 		limit.Throttled(ticket)
@@ -352,15 +383,15 @@ func (w *Worker) observe(region string, action string, o retry.Outcome, dec retr
 // written to the dead-letter queue, or put back as a new message that
 // carries its ledger.
 func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) retry.Decision {
-	w.flight.untrack(d.handle)
+	d.lane.flight.untrack(d.handle)
 	switch dec.Action {
 	case retry.Delete:
-		w.acks.delete(d.handle)
+		d.lane.acks.delete(d.handle)
 		if !d.sent.IsZero() && dec.Code != retry.CodeDuplicate {
 			w.metrics.QueueLag(time.Since(d.sent))
 		}
 	case retry.DeadLetter:
-		err := w.dlq.Write(ctx, d.msg, deadletter.Failure{
+		err := d.lane.dlq.Write(ctx, d.msg, deadletter.Failure{
 			Reason: string(dec.Reason), Code: dec.Code, Error: transport.Redact(dec.Message), Attempts: dec.Attempts, At: time.Now(),
 			Tenant: d.tenant(),
 		})
@@ -376,7 +407,7 @@ func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) retry
 			return dec
 		}
 		w.metrics.DeadLetter(string(dec.Reason))
-		w.acks.delete(d.handle)
+		d.lane.acks.delete(d.handle)
 	case retry.HandBack, retry.Defer:
 		w.putBack(ctx, d, dec)
 	}
@@ -404,13 +435,35 @@ func (w *Worker) putBack(ctx context.Context, d *delivery, dec retry.Decision) {
 	if dec.Reason != "" {
 		l.Final = &ledger.Final{Reason: string(dec.Reason), Code: dec.Code, Message: transport.Redact(dec.Message)}
 	}
-	if err := w.requeue(ctx, d, l, min(dec.Delay, maxDelay), now); err != nil {
-		w.log.Error("re-enqueue failed; message made visible again after its delay", "sqs_message_id", aws.ToString(d.msg.MessageId), "err", err)
-		w.memo.put(aws.ToString(d.msg.MessageId), memoEntry{ledger: l, receives: receiveCount(d.msg)}, now.Add(dec.Delay+2*w.cfg.VisibilityTimeout))
-		w.acks.setVisibility(d.handle, min(dec.Delay, 12*time.Hour))
+	if d.lane.fifo {
+		// A FIFO message stays where it is, ahead of the rest of its group:
+		// it is made visible again after the delay (up to SQS's 12 hours),
+		// which holds its group back meanwhile. Its ledger stays with this
+		// worker (another worker charges the receive as an unfinished
+		// delivery).
+		if dec.Delay <= maxVisibility {
+			l.Due = d.ledger.Due
+		}
+		w.keepForLater(d, l, dec.Delay, now)
 		return
 	}
-	w.acks.delete(d.handle)
+	if err := w.requeue(ctx, d, l, min(dec.Delay, maxDelay), now); err != nil {
+		w.log.Error("re-enqueue failed; message made visible again after its delay", "sqs_message_id", aws.ToString(d.msg.MessageId), "err", err)
+		w.keepForLater(d, l, dec.Delay, now)
+		return
+	}
+	d.lane.acks.delete(d.handle)
+}
+
+// maxVisibility is the longest visibility timeout SQS takes.
+const maxVisibility = 12 * time.Hour
+
+// keepForLater makes the message visible again after delay (at most 12
+// hours) and remembers its ledger l, so that this worker, receiving it
+// again, does not charge that delivery as unfinished.
+func (w *Worker) keepForLater(d *delivery, l ledger.Ledger, delay time.Duration, now time.Time) {
+	w.memo.put(aws.ToString(d.msg.MessageId), memoEntry{ledger: l, receives: receiveCount(d.msg)}, now.Add(delay+2*w.cfg.VisibilityTimeout))
+	d.lane.acks.setVisibility(d.handle, min(delay, maxVisibility))
 }
 
 // requeue sends the message body again with ledger l, the producer's
@@ -418,7 +471,7 @@ func (w *Worker) putBack(ctx context.Context, d *delivery, dec retry.Decision) {
 // X-Ray trace header, visible after delay: the next delivery continues the
 // producer's trace.
 func (w *Worker) requeue(ctx context.Context, d *delivery, l ledger.Ledger, delay time.Duration, now time.Time) error {
-	attrs := map[string]types.MessageAttributeValue{ledger.Attr: stringAttr(w.ledger.Encode(l, d.body, now))}
+	attrs := map[string]types.MessageAttributeValue{ledger.Attr: stringAttr(d.lane.ledger.Encode(l, d.body, now))}
 	for _, k := range deadletter.Carried(d.msg.MessageAttributes) {
 		if len(attrs) == 10 {
 			break
@@ -426,7 +479,7 @@ func (w *Worker) requeue(ctx context.Context, d *delivery, l ledger.Ledger, dela
 		attrs[k] = d.msg.MessageAttributes[k]
 	}
 	_, err := deadletter.SendCarried(ctx, w.queue, &sqs.SendMessageInput{
-		QueueUrl:                aws.String(w.cfg.QueueURL),
+		QueueUrl:                aws.String(d.lane.QueueURL),
 		MessageBody:             d.msg.Body,
 		MessageAttributes:       attrs,
 		MessageSystemAttributes: deadletter.CarriedSystem(d.msg),
@@ -441,10 +494,10 @@ func (w *Worker) requeue(ctx context.Context, d *delivery, l ledger.Ledger, dela
 
 // handBackUnstarted returns a message received after shutdown began, with
 // its ledger, so that the receive does not count as an attempt.
-func (w *Worker) handBackUnstarted(m types.Message) {
+func (w *Worker) handBackUnstarted(l *lane, m types.Message) {
 	ctx, cancel := context.WithTimeout(context.Background(), actTimeout)
 	defer cancel()
-	d := w.open(m, time.Now())
+	d := w.open(l, m, time.Now())
 	dec := w.policy.Decide(retry.Outcome{Class: retry.Stopping, Code: retry.CodeShutdown, Message: "received after shutdown began"}, d.state(time.Now()))
 	w.putBack(ctx, d, dec)
 }
@@ -473,6 +526,11 @@ func (w *Worker) logOutcome(d *delivery, dec retry.Decision) {
 	}
 	if e := d.env; e != nil {
 		attrs = append(attrs, slog.String("envelope_id", e.Key()), slog.String("action", action), slog.String("region", region), slog.String("tenant", tenant))
+	}
+	if len(w.lanes) > 1 {
+		attrs = append(attrs, slog.String("lane", d.lane.Name))
+	}
+	if e := d.env; e != nil {
 		if ids := e.IdentityARNs(); len(ids) > 0 {
 			attrs = append(attrs, slog.String("identity", ids[0]))
 		}

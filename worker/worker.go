@@ -31,6 +31,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/envelope"
 	"github.com/sesq/sesq/idempotency"
 	"github.com/sesq/sesq/internal/breaker"
 	"github.com/sesq/sesq/internal/ledger"
@@ -144,29 +145,26 @@ type Worker struct {
 	cfg       Config
 	queue     Queue
 	transport transport.Transport
-	dlq       *deadletter.Writer
+	lanes     []*lane
 	policy    retry.Policy
-	ledger    *ledger.Signer
 	log       *slog.Logger
 	metrics   Metrics
-	acks      *acks
-	flight    *inFlight
 	limits    *ratelimit.Limits
 	breakers  *breaker.Breakers
+	holds     *holds
 	claims    Idempotency
 	tracer    Tracer
 	memo      *memo
+	dispatch  *dispatcher
 	id        string        // this process's part of claim owners
 	seq       atomic.Uint64 // deliveries, the other part
-	credits   chan struct{} // one per message received and not finished
-	acquiring sync.Mutex    // one poller takes credits at a time
 	busy      atomic.Int64  // senders handling a message
 
 	// Health, read by Alive and Ready from other goroutines.
 	running     atomic.Bool
 	draining    atomic.Bool
 	lastReceive atomic.Int64 // unix nanoseconds of the last successful receive
-	lastBeat    atomic.Int64 // unix nanoseconds of the visibility loop's last tick
+	lastBeat    atomic.Int64 // unix nanoseconds of the visibility loops' last tick
 }
 
 // New builds a worker with the settings in cfg, used as given (start from
@@ -174,19 +172,25 @@ type Worker struct {
 func New(cfg Config, q Queue, t transport.Transport, opts Options) *Worker {
 	w := &Worker{
 		cfg: cfg, queue: q, transport: t,
-		dlq: &deadletter.Writer{Client: q, QueueURL: cfg.DLQURL, SourceQueue: cfg.QueueURL},
 		policy: retry.Policy{
 			Initial: cfg.BackoffInitial, Max: cfg.BackoffMax, MaxAttempts: cfg.MaxAttempts, Jitter: 0.5, Rand: opts.Rand,
 			InProcess: min(retry.DefaultInProcess, cfg.VisibilityTimeout/2), QuotaDelay: cfg.QuotaDelay,
 			MaxDeferrals: cfg.MaxDeferrals, MaxHolds: retry.DefaultMaxHolds, MaxThrottleRetries: retry.DefaultMaxThrottleRetries,
 		},
-		ledger: ledger.NewSigner([]byte(cfg.LedgerKey), cfg.QueueURL, cfg.DLQURL),
-		log:    opts.Logger, metrics: opts.Metrics, claims: opts.Idempotency, tracer: opts.Tracer,
+		log: opts.Logger, metrics: opts.Metrics, claims: opts.Idempotency, tracer: opts.Tracer,
 		memo: newMemo(),
 	}
-	// Up to two batches wait for a sender, so that senders never wait on a
-	// poll while messages are queued.
-	w.credits = make(chan struct{}, cfg.Concurrency+2*cfg.BatchSize)
+	for _, l := range cfg.lanes() {
+		w.lanes = append(w.lanes, &lane{
+			Lane: l, fifo: l.FIFO(),
+			dlq:    &deadletter.Writer{Client: q, QueueURL: l.DLQURL, SourceQueue: l.QueueURL},
+			ledger: ledger.NewSigner([]byte(cfg.LedgerKey), l.QueueURL, l.DLQURL),
+			// Up to two batches wait for a sender, so that senders never
+			// wait on a poll while messages are queued.
+			credits: make(chan struct{}, cfg.Concurrency+2*cfg.BatchSize),
+		})
+	}
+	w.holds = newHolds(time.Now)
 	if opts.Policy != nil {
 		opts.Policy(&w.policy)
 	}
@@ -259,42 +263,53 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}()
 
-	w.acks = newAcks(w.queue, w.cfg.QueueURL, w.log)
-	w.flight = newInFlight(w.cfg.VisibilityTimeout, w.acks, w.claims, w.log, &w.lastBeat)
-	trackerDone := make(chan struct{})
-	trackerCtx, stopTracker := context.WithCancel(context.Background())
-	go func() { defer close(trackerDone); w.flight.extendLoop(trackerCtx) }()
-
-	// The pipeline: pollers receive full batches into a buffer while it has
-	// room; a fixed set of senders takes from it. Credits bound what is
-	// received and not finished to SESQ_CONCURRENCY plus the buffer.
-	n := pollerCount(w.cfg.Concurrency, w.cfg.BatchSize)
-	buffered := make(chan types.Message, cap(w.credits))
-	var senders, pollers sync.WaitGroup
-	w.log.Info("worker started", "queue", w.cfg.QueueURL, "concurrency", w.cfg.Concurrency, "pollers", n, "prefetch", cap(w.credits)-w.cfg.Concurrency)
-	for range w.cfg.Concurrency {
-		senders.Add(1)
-		go func() {
-			defer senders.Done()
-			for m := range buffered {
-				w.sendOne(ctx, work, m)
-			}
-		}()
+	for _, l := range w.lanes {
+		l.acks = newAcks(w.queue, l.QueueURL, w.log)
+		l.flight = newInFlight(w.cfg.VisibilityTimeout, l.acks, w.claims, w.log, &w.lastBeat)
 	}
-	for range n {
-		pollers.Add(1)
-		go func() {
-			defer pollers.Done()
-			w.poll(ctx, work, buffered)
-		}()
+	var trackers sync.WaitGroup
+	trackerCtx, stopTracker := context.WithCancel(context.Background())
+	for _, l := range w.lanes {
+		trackers.Go(func() { l.flight.extendLoop(trackerCtx) })
+	}
+
+	// The pipeline: each lane's pollers receive full batches while the
+	// lane's credits allow; the dispatcher offers them to a fixed set of
+	// senders, fairly among lanes and tenants and in order within a FIFO
+	// group. Credits bound what a lane has received and not finished to
+	// SESQ_CONCURRENCY plus two batches.
+	w.dispatch = newDispatcher(w.lanes, w.cfg.senderLimit())
+	n := max(2, pollerCount(w.cfg.Concurrency, w.cfg.BatchSize)/len(w.lanes))
+	var senders, pollers sync.WaitGroup
+	for _, l := range w.lanes {
+		w.log.Info("worker started", "lane", l.Name, "queue", l.QueueURL, "weight", l.Weight, "fifo", l.fifo,
+			"concurrency", w.cfg.Concurrency, "pollers", n, "prefetch", cap(l.credits)-w.cfg.Concurrency, "fair", !w.cfg.FairnessOff)
+	}
+	for range w.cfg.Concurrency {
+		senders.Go(func() {
+			for {
+				j, ok := w.dispatch.next()
+				if !ok {
+					return
+				}
+				w.sendOne(ctx, work, j)
+			}
+		})
+	}
+	for _, l := range w.lanes {
+		for range n {
+			pollers.Go(func() { w.poll(ctx, work, l) })
+		}
 	}
 	pollers.Wait()
-	close(buffered)
+	w.dispatch.close()
 	senders.Wait()
 	close(drained)
 	stopTracker()
-	<-trackerDone
-	w.acks.close()
+	trackers.Wait()
+	for _, l := range w.lanes {
+		l.acks.close()
+	}
 	w.log.Info("worker stopped")
 	return nil
 }
@@ -374,33 +389,33 @@ func pollerCount(concurrency, batch int) int {
 	return min(max(2, (concurrency+batch-1)/batch), 8)
 }
 
-// poll receives until ctx ends; what a receive brings after that is handed
-// back at once. A receive asks for a full batch, and only once that many
-// credits are free: messages never wait long in the worker, and polling
-// backs off while the senders are saturated.
-func (w *Worker) poll(ctx, work context.Context, out chan<- types.Message) {
+// poll receives from lane l until ctx ends; what a receive brings after
+// that is handed back at once. A receive asks for a full batch, and only
+// once that many of the lane's credits are free: messages never wait long
+// in the worker, and polling backs off while the senders are saturated.
+func (w *Worker) poll(ctx, work context.Context, l *lane) {
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 200*time.Millisecond, 5*time.Second, 0
-	want := min(w.cfg.BatchSize, cap(w.credits))
+	want := min(w.cfg.BatchSize, cap(l.credits))
 	for {
-		if !w.acquire(ctx, want) {
+		if !l.acquire(ctx.Done(), want) {
 			return
 		}
 		// The receive runs on even when shutdown begins: cutting a long poll
 		// off client-side can leave it to take messages (a hand-back among
 		// them) that then stay invisible for a whole visibility timeout.
-		msgs, err := w.receive(work, want)
-		w.release(want - len(msgs))
+		msgs, err := w.receive(work, l, want)
+		l.release(want - len(msgs))
 		if ctx.Err() != nil {
 			for _, m := range msgs {
-				w.handBackUnstarted(m)
-				w.release(1)
+				w.handBackUnstarted(l, m)
+				l.release(1)
 			}
 			return
 		}
 		if err != nil {
 			d := bo.NextBackOff()
-			w.log.Warn("receive failed; retrying", "err", err, "retry_in_s", d.Seconds())
+			w.log.Warn("receive failed; retrying", "lane", l.Name, "err", err, "retry_in_s", d.Seconds())
 			if !sleep(ctx, d) {
 				return
 			}
@@ -418,10 +433,28 @@ func (w *Worker) poll(ctx, work context.Context, out chan<- types.Message) {
 		receivedAt := time.Now()
 		w.metrics.InFlight(len(msgs))
 		for _, m := range msgs {
-			w.flight.track(aws.ToString(m.ReceiptHandle), receivedAt)
-			out <- m // never blocks: the buffer holds every credit
+			l.flight.track(aws.ToString(m.ReceiptHandle), receivedAt)
+			w.dispatch.push(w.newJob(l, m))
 		}
 	}
+}
+
+// newJob is a received message as the dispatcher orders it: by its
+// tenant, which needs the body parsed (kept for handle), and its FIFO
+// group.
+func (w *Worker) newJob(l *lane, m types.Message) *job {
+	j := &job{lane: l, msg: m}
+	if l.fifo {
+		j.group = m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
+	}
+	if !w.cfg.FairnessOff {
+		j.parsed = true
+		j.env, j.perr = envelope.Parse([]byte(aws.ToString(m.Body)))
+		if j.perr == nil {
+			j.tenant = j.env.Tenant()
+		}
+	}
+	return j
 }
 
 // sleep waits d or until ctx ends, and tells whether ctx is still live.
@@ -436,40 +469,43 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// sendOne handles one buffered message and gives back its credit. A message
-// still in the buffer when shutdown begins is handed back unstarted.
-func (w *Worker) sendOne(ctx, work context.Context, m types.Message) {
+// sendOne handles one job and gives back its credit. A job still waiting
+// when shutdown begins is handed back unstarted. When the job's message
+// was handed back (visible again later), the jobs behind it in its FIFO
+// group are made visible again unstarted: SQS hands them out after it.
+func (w *Worker) sendOne(ctx, work context.Context, j *job) {
 	w.busy.Add(1)
-	defer func() { w.busy.Add(-1); w.release(1); w.metrics.InFlight(-1) }()
-	defer w.survive(m)
+	released := true // unless the message leaves the queue
+	defer func() {
+		for _, b := range w.dispatch.done(j, released) {
+			w.releaseUnstarted(b)
+		}
+		w.busy.Add(-1)
+		j.lane.release(1)
+		w.metrics.InFlight(-1)
+	}()
+	defer w.survive(j.lane, j.msg)
 	if ctx.Err() != nil {
-		w.flight.untrack(aws.ToString(m.ReceiptHandle))
-		w.handBackUnstarted(m)
+		j.lane.flight.untrack(aws.ToString(j.msg.ReceiptHandle))
+		w.handBackUnstarted(j.lane, j.msg)
 		return
 	}
-	w.handle(ctx, work, m)
+	dec := w.handle(ctx, work, j)
+	released = dec.Action != retry.Delete && dec.Action != retry.DeadLetter
 }
 
-// acquire takes n credits, waiting for them; one poller at a time, so that
-// pollers never hold part of what they need while others wait.
-func (w *Worker) acquire(ctx context.Context, n int) bool {
-	w.acquiring.Lock()
-	defer w.acquiring.Unlock()
-	for i := 0; i < n; i++ {
-		select {
-		case w.credits <- struct{}{}:
-		case <-ctx.Done():
-			w.release(i)
-			return false
-		}
+// releaseUnstarted makes a job behind a handed-back FIFO message visible
+// again without working on it, remembering its ledger so that this
+// receive is not charged to it as an unfinished delivery.
+func (w *Worker) releaseUnstarted(j *job) {
+	defer func() { j.lane.release(1); w.metrics.InFlight(-1) }()
+	h := aws.ToString(j.msg.ReceiptHandle)
+	if !j.lane.flight.untrack(h) {
+		return
 	}
-	return true
-}
-
-func (w *Worker) release(n int) {
-	for range n {
-		<-w.credits
-	}
+	d := w.open(j.lane, j.msg, time.Now())
+	w.memo.put(aws.ToString(j.msg.MessageId), memoEntry{ledger: d.ledger, receives: receiveCount(j.msg)}, time.Now().Add(2*w.cfg.VisibilityTimeout+w.cfg.QuotaDelay))
+	j.lane.acks.setVisibility(h, 0)
 }
 
 // survive keeps a bug in handling one message from taking the worker down:
@@ -477,26 +513,26 @@ func (w *Worker) release(n int) {
 // after the longest backoff. Its next delivery counts this one as an
 // unfinished delivery (one attempt: it may have sent), so a message that
 // panics every time is dead-lettered as exhausted, not retried forever.
-func (w *Worker) survive(m types.Message) {
+func (w *Worker) survive(l *lane, m types.Message) {
 	r := recover()
 	if r == nil {
 		return
 	}
 	h := aws.ToString(m.ReceiptHandle)
 	w.log.Error("panic while handling a message; handed back", "sqs_message_id", aws.ToString(m.MessageId), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-	if w.flight.untrack(h) {
+	if l.flight.untrack(h) {
 		// Still undecided: make it visible again. (Once the decision was
 		// being carried out, a delete or hand-back may be asked for
 		// already; that one stands.)
-		w.acks.setVisibility(h, w.cfg.BackoffMax)
+		l.acks.setVisibility(h, w.cfg.BackoffMax)
 	}
 }
 
-func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
+func (w *Worker) receive(ctx context.Context, l *lane, n int) ([]types.Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.WaitTime+receiveGrace)
 	defer cancel()
 	out, err := w.queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:            aws.String(w.cfg.QueueURL),
+		QueueUrl:            aws.String(l.QueueURL),
 		MaxNumberOfMessages: int32(n),
 		WaitTimeSeconds:     int32(w.cfg.WaitTime / time.Second),
 		VisibilityTimeout:   int32(w.cfg.VisibilityTimeout / time.Second),
@@ -504,12 +540,12 @@ func (w *Worker) receive(ctx context.Context, n int) ([]types.Message, error) {
 			types.MessageSystemAttributeNameApproximateReceiveCount,
 			types.MessageSystemAttributeNameSentTimestamp,
 			types.MessageSystemAttributeNameAWSTraceHeader, // the producer's X-Ray trace, carried on and continued
-			types.MessageSystemAttributeNameMessageGroupId, // the tenant of a fair queue, kept on put-back and dead letter
+			types.MessageSystemAttributeNameMessageGroupId, // the tenant of a fair queue or a FIFO group, kept on put-back and dead letter
 		},
 		MessageAttributeNames: []string{"All"},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("receive from %s: %w", w.cfg.QueueURL, err)
+		return nil, fmt.Errorf("receive from %s: %w", l.QueueURL, err)
 	}
 	return out.Messages, nil
 }

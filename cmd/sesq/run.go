@@ -146,10 +146,17 @@ var (
 	_ worker.Gauges  = (*metrics.Metrics)(nil)
 )
 
-// workerConfig is the worker's part of the configuration.
+// workerConfig is the worker's part of the configuration (c is valid for
+// ForRun, its lanes included).
 func workerConfig(c config.Config) worker.Config {
+	lanes, _ := c.Lanes()
+	var wl []worker.Lane
+	for _, l := range lanes {
+		wl = append(wl, worker.Lane{Name: l.Name, QueueURL: l.QueueURL, DLQURL: l.DLQURL, Weight: l.Weight})
+	}
 	return worker.Config{
-		QueueURL: c.QueueURL, DLQURL: c.DLQURL,
+		QueueURL: c.QueueURL, DLQURL: c.DLQURL, Lanes: wl,
+		FairnessOff: c.Fairness == "off", TenantShare: c.TenantShare,
 		Concurrency: c.Concurrency, BatchSize: c.BatchSize, WaitTime: c.WaitTime, VisibilityTimeout: c.VisibilityTimeout,
 		SendTimeout: c.SendTimeout, ShutdownTimeout: c.ShutdownTimeout,
 		MaxAttempts: c.MaxAttempts, BackoffInitial: c.BackoffInitial, BackoffMax: c.BackoffMax,

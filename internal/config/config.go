@@ -25,6 +25,10 @@ const Prefix = "SESQ"
 type Config struct {
 	QueueURL          string        `envconfig:"QUEUE_URL"`                             // source queue
 	DLQURL            string        `envconfig:"DLQ_URL"`                               // dead-letter queue the worker writes to
+	Queues            string        `envconfig:"QUEUES"`                                // lanes instead of QUEUE_URL: name=URL:weight,...
+	DLQURLs           string        `envconfig:"DLQ_URLS"`                              // each lane's dead-letter queue: name=URL,...
+	Fairness          string        `envconfig:"FAIRNESS" default:"tenant"`             // tenant: senders and rate shared among tenants; off
+	TenantShare       float64       `envconfig:"TENANT_SHARE" default:"0.5"`            // most of the senders one tenant holds while others wait
 	Concurrency       int           `envconfig:"CONCURRENCY" default:"32"`              // sends in flight at most
 	BatchSize         int           `envconfig:"BATCH_SIZE" default:"10"`               // ReceiveMessage MaxNumberOfMessages
 	WaitTime          time.Duration `envconfig:"WAIT_TIME" default:"20s"`               // long-poll wait
@@ -112,18 +116,32 @@ func (c Config) Validate(purpose Purpose) error {
 			}
 			return
 		}
-		if u, err := url.Parse(v); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		if !queueURL(v) {
 			bad(name, "must be a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)")
-		} else if strings.HasSuffix(u.Path, ".fifo") {
-			// A FIFO queue would drop a put-back message as a duplicate of
-			// itself and refuse per-message delays: not until FIFO support.
-			bad(name, "FIFO queues are not supported yet (use a standard queue: fair queues keep tenants apart)")
 		}
 	}
-	checkURL("QUEUE_URL", c.QueueURL, purpose == ForRun || purpose == ForEnqueue)
-	checkURL("DLQ_URL", c.DLQURL, purpose == ForRun || purpose == ForDLQ)
-	if purpose == ForRun && c.QueueURL != "" && c.QueueURL == c.DLQURL {
+	lanes := purpose == ForRun && (c.Queues != "" || c.DLQURLs != "")
+	checkURL("QUEUE_URL", c.QueueURL, (purpose == ForRun && !lanes) || purpose == ForEnqueue)
+	checkURL("DLQ_URL", c.DLQURL, (purpose == ForRun && !lanes) || purpose == ForDLQ)
+	if purpose == ForRun && !lanes && c.QueueURL != "" && c.QueueURL == c.DLQURL {
 		bad("DLQ_URL", "must differ from SESQ_QUEUE_URL")
+	}
+	if purpose == ForRun && !lanes && c.QueueURL != "" && c.DLQURL != "" && isFIFO(c.QueueURL) != isFIFO(c.DLQURL) {
+		bad("DLQ_URL", "a FIFO queue needs a FIFO dead-letter queue, and a standard queue a standard one (SQS redrives only between queues of one type)")
+	}
+	if lanes {
+		if c.QueueURL != "" || c.DLQURL != "" {
+			bad("QUEUES", "set either SESQ_QUEUES and SESQ_DLQ_URLS (lanes) or SESQ_QUEUE_URL and SESQ_DLQ_URL (one queue), not both")
+		}
+		if _, err := c.Lanes(); err != nil {
+			probs = append(probs, err.Error())
+		}
+	}
+	if c.Fairness != "tenant" && c.Fairness != "off" {
+		bad("FAIRNESS", "must be tenant or off, got %q", c.Fairness)
+	}
+	if c.TenantShare <= 0 || c.TenantShare > 1 {
+		bad("TENANT_SHARE", "must be more than 0 and at most 1, got %v", c.TenantShare)
 	}
 	if c.Concurrency < 1 || c.Concurrency > 10000 {
 		bad("CONCURRENCY", "must be between 1 and 10000, got %d", c.Concurrency)
@@ -195,6 +213,133 @@ func (c Config) Validate(purpose Purpose) error {
 	}
 	return nil
 }
+
+// Lane is one source queue of several (SESQ_QUEUES), with its own
+// dead-letter queue (SESQ_DLQ_URLS) and weight.
+type Lane struct {
+	Name, QueueURL, DLQURL string
+	Weight                 int
+}
+
+// Lanes parses SESQ_QUEUES ("name=URL:weight,...", the weight optional,
+// 1 by default) and SESQ_DLQ_URLS ("name=URL,..."); nil without
+// SESQ_QUEUES. The error names every problem, each with its variable.
+func (c Config) Lanes() ([]Lane, error) {
+	if c.Queues == "" && c.DLQURLs == "" {
+		return nil, nil
+	}
+	var probs []string
+	bad := func(name, format string, args ...any) {
+		probs = append(probs, Prefix+"_"+name+": "+fmt.Sprintf(format, args...))
+	}
+	var lanes []Lane
+	index := map[string]int{}
+	for _, part := range splitList(c.Queues) {
+		name, rest, ok := strings.Cut(part, "=")
+		name = strings.TrimSpace(name)
+		if !ok || !laneName(name) {
+			bad("QUEUES", "%q must be NAME=URL or NAME=URL:WEIGHT, NAME 1 to 32 of a-z, 0-9 and -", part)
+			continue
+		}
+		u, weight := rest, 1
+		if i := strings.LastIndexByte(rest, ':'); i >= 0 && allDigits(rest[i+1:]) && queueURL(rest[:i]) {
+			u = rest[:i]
+			fmt.Sscan(rest[i+1:], &weight)
+			if weight < 1 || weight > 1000 {
+				bad("QUEUES", "lane %s: weight must be 1 to 1000, got %s", name, rest[i+1:])
+			}
+		}
+		if !queueURL(u) {
+			bad("QUEUES", "lane %s: %q is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)", name, u)
+		}
+		if _, dup := index[name]; dup {
+			bad("QUEUES", "lane %s is given twice", name)
+			continue
+		}
+		index[name] = len(lanes)
+		lanes = append(lanes, Lane{Name: name, QueueURL: u, Weight: weight})
+	}
+	if len(lanes) == 0 {
+		bad("QUEUES", "required with SESQ_DLQ_URLS: name=URL:weight,... (one entry per lane)")
+	}
+	for _, part := range splitList(c.DLQURLs) {
+		name, u, ok := strings.Cut(part, "=")
+		name = strings.TrimSpace(name)
+		i, known := index[name]
+		switch {
+		case !ok:
+			bad("DLQ_URLS", "%q must be NAME=URL", part)
+		case !known:
+			bad("DLQ_URLS", "%s is no lane of SESQ_QUEUES", name)
+		case !queueURL(u):
+			bad("DLQ_URLS", "lane %s: %q is not a queue URL", name, u)
+		case lanes[i].DLQURL != "":
+			bad("DLQ_URLS", "lane %s is given twice", name)
+		default:
+			lanes[i].DLQURL = u
+		}
+	}
+	seen := map[string]string{}
+	for _, l := range lanes {
+		if l.DLQURL == "" {
+			bad("DLQ_URLS", "lane %s has no dead-letter queue (every lane needs its own)", l.Name)
+			continue
+		}
+		if isFIFO(l.QueueURL) != isFIFO(l.DLQURL) {
+			bad("DLQ_URLS", "lane %s: a FIFO queue needs a FIFO dead-letter queue, and a standard queue a standard one", l.Name)
+		}
+		for _, u := range []string{l.QueueURL, l.DLQURL} {
+			if other, ok := seen[u]; ok {
+				bad("DLQ_URLS", "lanes %s and %s share the queue %s (each lane needs a queue and a dead-letter queue of its own)", other, l.Name, u)
+			}
+			seen[u] = l.Name
+		}
+	}
+	if len(probs) > 0 {
+		return nil, errors.New(strings.Join(probs, "; "))
+	}
+	return lanes, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func laneName(s string) bool {
+	if len(s) < 1 || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// queueURL tells whether v looks like a queue URL: http(s), a host and a
+// path.
+func queueURL(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") && len(u.Path) > 1
+}
+
+func isFIFO(u string) bool { return strings.HasSuffix(u, ".fifo") }
 
 // Variables lists the name of every variable Config reads, SESQ_ prefix
 // included, in field order.

@@ -82,8 +82,20 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"SESQ_LOG_FORMAT": "xml", "SESQ_LOG_LEVEL": "loud", "SESQ_HTTP_ADDR": "9090"}, config.ForQueues,
 			[]string{"SESQ_LOG_FORMAT", "SESQ_LOG_LEVEL", "SESQ_HTTP_ADDR"}},
 		{map[string]string{}, config.ForDLQ, []string{"SESQ_DLQ_URL: required"}},
-		{map[string]string{"SESQ_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/mail.fifo", "SESQ_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/1/dlq.fifo"}, config.ForRun,
-			[]string{"SESQ_QUEUE_URL: FIFO queues are not supported yet", "SESQ_DLQ_URL: FIFO queues are not supported yet"}},
+		{map[string]string{"SESQ_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/mail.fifo", "SESQ_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/1/dlq"}, config.ForRun,
+			[]string{"SESQ_DLQ_URL: a FIFO queue needs a FIFO dead-letter queue"}},
+		{map[string]string{"SESQ_QUEUES": "a=https://sqs.us-east-1.amazonaws.com/1/a:8", "SESQ_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q"}, config.ForRun,
+			[]string{"SESQ_QUEUES: set either", "SESQ_DLQ_URLS: lane a has no dead-letter queue"}},
+		{map[string]string{"SESQ_QUEUES": "A=https://sqs.us-east-1.amazonaws.com/1/a, b=nowhere:2, c=https://sqs.us-east-1.amazonaws.com/1/c:0",
+			"SESQ_DLQ_URLS": "b=https://sqs.us-east-1.amazonaws.com/1/b-dlq,z=https://sqs.us-east-1.amazonaws.com/1/z-dlq,c=https://sqs.us-east-1.amazonaws.com/1/c-dlq.fifo",
+			"SESQ_FAIRNESS": "strict", "SESQ_TENANT_SHARE": "0"}, config.ForRun,
+			[]string{`SESQ_QUEUES: "A=https://sqs.us-east-1.amazonaws.com/1/a" must be NAME=URL`, `SESQ_QUEUES: lane b: "nowhere:2" is not a queue URL`,
+				"SESQ_QUEUES: lane c: weight must be 1 to 1000, got 0", "SESQ_DLQ_URLS: z is no lane of SESQ_QUEUES",
+				"SESQ_DLQ_URLS: lane c: a FIFO queue needs a FIFO dead-letter queue", `SESQ_FAIRNESS: must be tenant or off, got "strict"`,
+				"SESQ_TENANT_SHARE: must be more than 0 and at most 1, got 0"}},
+		{map[string]string{"SESQ_QUEUES": "a=https://sqs.us-east-1.amazonaws.com/1/a,b=https://sqs.us-east-1.amazonaws.com/1/b",
+			"SESQ_DLQ_URLS": "a=https://sqs.us-east-1.amazonaws.com/1/d,b=https://sqs.us-east-1.amazonaws.com/1/d"}, config.ForRun,
+			[]string{"SESQ_DLQ_URLS: lanes a and b share the queue https://sqs.us-east-1.amazonaws.com/1/d"}},
 		{map[string]string{"SESQ_METRICS_TENANTS": "-1"}, config.ForQueues, []string{"SESQ_METRICS_TENANTS: must be between 0 and 1000, got -1"}},
 		// The key's value is never echoed, only its length.
 		{map[string]string{"SESQ_LEDGER_KEY": "short-secret", "SESQ_MAX_DEFERRALS": "-1"}, config.ForQueues,
@@ -112,5 +124,34 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 				t.Errorf("%v: error %q does not say %q", c.env, err, w)
 			}
 		}
+	}
+}
+
+func TestLanes(t *testing.T) {
+	t.Setenv("SESQ_QUEUES", " transactional=https://sqs.us-east-1.amazonaws.com/1/tx:8, bulk=http://127.0.0.1:4566/000000000000/bulk ,orders=https://sqs.us-east-1.amazonaws.com/1/orders.fifo")
+	t.Setenv("SESQ_DLQ_URLS", "bulk=http://127.0.0.1:4566/000000000000/bulk-dlq,transactional=https://sqs.us-east-1.amazonaws.com/1/tx-dlq,orders=https://sqs.us-east-1.amazonaws.com/1/orders-dlq.fifo")
+	c, err := config.Load(config.ForRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lanes, err := c.Lanes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.Lane{
+		{Name: "transactional", QueueURL: "https://sqs.us-east-1.amazonaws.com/1/tx", DLQURL: "https://sqs.us-east-1.amazonaws.com/1/tx-dlq", Weight: 8},
+		{Name: "bulk", QueueURL: "http://127.0.0.1:4566/000000000000/bulk", DLQURL: "http://127.0.0.1:4566/000000000000/bulk-dlq", Weight: 1},
+		{Name: "orders", QueueURL: "https://sqs.us-east-1.amazonaws.com/1/orders.fifo", DLQURL: "https://sqs.us-east-1.amazonaws.com/1/orders-dlq.fifo", Weight: 1},
+	}
+	if len(lanes) != len(want) {
+		t.Fatalf("lanes %+v, want %+v", lanes, want)
+	}
+	for i := range want {
+		if lanes[i] != want[i] {
+			t.Errorf("lane %d: %+v, want %+v", i, lanes[i], want[i])
+		}
+	}
+	if c.Fairness != "tenant" || c.TenantShare != 0.5 {
+		t.Errorf("fairness %q, share %v: want tenant and 0.5 by default", c.Fairness, c.TenantShare)
 	}
 }

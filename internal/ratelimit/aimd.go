@@ -111,10 +111,7 @@ func (l *AIMD) Reserve() (time.Duration, Ticket) {
 	if math.IsInf(l.rate, 1) {
 		return 0, Ticket{now}
 	}
-	if el := now.Sub(l.last).Seconds(); el > 0 {
-		l.tokens = math.Min(burst(l.rate), l.tokens+el*l.rate)
-		l.last = now
-	}
+	l.refill(now)
 	l.tokens--
 	if l.tokens >= 0 {
 		return 0, Ticket{now}
@@ -232,12 +229,13 @@ func (l *AIMD) used(now time.Time) float64 {
 	return m
 }
 
-// Limits is one limiter per region, created on first use.
+// Limits is one limiter per region, created on first use, each shared
+// fairly among the flows that wait for it.
 type Limits struct {
 	mu      sync.Mutex
 	now     func() time.Time
 	quota   func(ctx context.Context, region string) (float64, error)
-	limits  map[string]*AIMD
+	limits  map[string]*Fair
 	onQuota func(region string, rate float64, err error)
 }
 
@@ -245,11 +243,11 @@ type Limits struct {
 // GetSendQuota's MaxSendRate; an error means unknown). onQuota, when set, is
 // told what each region started from.
 func NewLimits(quota func(ctx context.Context, region string) (float64, error), now func() time.Time, onQuota func(region string, rate float64, err error)) *Limits {
-	return &Limits{now: now, quota: quota, limits: map[string]*AIMD{}, onQuota: onQuota}
+	return &Limits{now: now, quota: quota, limits: map[string]*Fair{}, onQuota: onQuota}
 }
 
 // For returns the region's limiter.
-func (ls *Limits) For(ctx context.Context, region string) *AIMD {
+func (ls *Limits) For(ctx context.Context, region string) *Fair {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if l, ok := ls.limits[region]; ok {
@@ -262,7 +260,7 @@ func (ls *Limits) For(ctx context.Context, region string) *AIMD {
 	if ls.onQuota != nil {
 		ls.onQuota(region, rate, err)
 	}
-	l := New(rate, ls.now)
+	l := NewFair(New(rate, ls.now))
 	ls.limits[region] = l
 	return l
 }
@@ -273,7 +271,7 @@ func (ls *Limits) Rates() map[string]float64 {
 	defer ls.mu.Unlock()
 	out := make(map[string]float64, len(ls.limits))
 	for r, l := range ls.limits {
-		out[r] = l.Rate()
+		out[r] = l.l.Rate()
 	}
 	return out
 }

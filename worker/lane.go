@@ -1,0 +1,62 @@
+package worker
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/internal/ledger"
+)
+
+// Lane is one source queue of a worker that reads several (priority
+// lanes), with its own dead-letter queue and its weight: while several
+// lanes have messages waiting, each gets senders and send rate in
+// proportion to its weight; a lane without messages costs the others
+// nothing.
+type Lane struct {
+	Name     string // in logs; [a-z0-9-], 1-32 characters
+	QueueURL string
+	DLQURL   string // the lane's own dead-letter queue; FIFO when QueueURL is
+	Weight   int    // at least 1
+}
+
+// FIFO tells whether the lane's queue is a FIFO queue (its URL ends in
+// .fifo).
+func (l Lane) FIFO() bool { return isFIFO(l.QueueURL) }
+
+func isFIFO(url string) bool { return strings.HasSuffix(url, ".fifo") }
+
+// lane is a Lane and the machinery that is its own: dead-letter writer,
+// ledger signer, acknowledgements, visibility tracker and receive credits.
+type lane struct {
+	Lane
+	fifo      bool
+	dlq       *deadletter.Writer
+	ledger    *ledger.Signer
+	acks      *acks
+	flight    *inFlight
+	credits   chan struct{} // one per message received and not finished
+	acquiring sync.Mutex    // one poller takes credits at a time
+}
+
+// acquire takes n credits, waiting for them; one poller at a time, so that
+// pollers never hold part of what they need while others wait.
+func (l *lane) acquire(done <-chan struct{}, n int) bool {
+	l.acquiring.Lock()
+	defer l.acquiring.Unlock()
+	for i := 0; i < n; i++ {
+		select {
+		case l.credits <- struct{}{}:
+		case <-done:
+			l.release(i)
+			return false
+		}
+	}
+	return true
+}
+
+func (l *lane) release(n int) {
+	for range n {
+		<-l.credits
+	}
+}
