@@ -27,6 +27,9 @@ func TestWorkerConfigCopiesEveryField(t *testing.T) {
 	wt := reflect.TypeOf(worker.Config{})
 	for i := range wt.NumField() {
 		f := wt.Field(i)
+		if derived[f.Name] {
+			continue
+		}
 		cf := cv.FieldByName(f.Name)
 		if !cf.IsValid() || cf.Type() != f.Type {
 			t.Fatalf("config.Config has no field %s %s", f.Name, f.Type)
@@ -47,9 +50,35 @@ func TestWorkerConfigCopiesEveryField(t *testing.T) {
 	w := reflect.ValueOf(workerConfig(c))
 	for i := range wt.NumField() {
 		name := wt.Field(i).Name
+		if derived[name] {
+			continue
+		}
 		if !reflect.DeepEqual(w.Field(i).Interface(), cv.FieldByName(name).Interface()) {
 			t.Errorf("workerConfig does not copy %s", name)
 		}
+	}
+}
+
+// derived are the worker settings that are not copied but parsed from
+// variables of another form (TestWorkerConfigDerivedFields).
+var derived = map[string]bool{"Lanes": true, "FairnessOff": true}
+
+func TestWorkerConfigDerivedFields(t *testing.T) {
+	c := config.Config{
+		Queues:   "tx=https://sqs.us-east-1.amazonaws.com/1/tx:8,bulk=https://sqs.us-east-1.amazonaws.com/1/bulk",
+		DLQURLs:  "tx=https://sqs.us-east-1.amazonaws.com/1/tx-dlq,bulk=https://sqs.us-east-1.amazonaws.com/1/bulk-dlq",
+		Fairness: "off",
+	}
+	w := workerConfig(c)
+	want := []worker.Lane{
+		{Name: "tx", QueueURL: "https://sqs.us-east-1.amazonaws.com/1/tx", DLQURL: "https://sqs.us-east-1.amazonaws.com/1/tx-dlq", Weight: 8},
+		{Name: "bulk", QueueURL: "https://sqs.us-east-1.amazonaws.com/1/bulk", DLQURL: "https://sqs.us-east-1.amazonaws.com/1/bulk-dlq", Weight: 1},
+	}
+	if !reflect.DeepEqual(w.Lanes, want) || !w.FairnessOff {
+		t.Errorf("lanes %+v, fairness off %v; want %+v and true", w.Lanes, w.FairnessOff, want)
+	}
+	if c.Fairness = "tenant"; workerConfig(c).FairnessOff {
+		t.Error("SESQ_FAIRNESS=tenant turned fairness off")
 	}
 }
 
