@@ -69,6 +69,14 @@ type Envelope struct {
 	// digits, _ and -; empty for the default, which Tenant gives. Unlike
 	// TenantName it is sesq's alone and never goes to SES.
 	ForTenant string `json:"tenant,omitempty"`
+	// Group is the SQS MessageGroupId the envelope goes under on a FIFO
+	// queue (json "group"), for a producer that needs an order finer than
+	// the tenant's, such as per recipient: 1 to 128 characters of SQS's
+	// MessageGroupId alphabet (printable ASCII without the space); empty
+	// for the default, which GroupID gives. Standard queues ignore it (their
+	// group is the tenant, for fair queues). It may hold an address, so
+	// sesq never logs it.
+	Group string `json:"group,omitempty"`
 
 	key     string
 	region  string
@@ -256,6 +264,30 @@ func (e *Envelope) Tenant() string {
 		}
 	}
 	return ""
+}
+
+// GroupID is the envelope's MessageGroupId on a FIFO queue, which SQS keeps
+// in order: the group field if set, else the tenant (one ordered stream per
+// tenant). Unlike Tenant it may be personal data: never log it.
+func (e *Envelope) GroupID() string {
+	if e.Group != "" {
+		return e.Group
+	}
+	return e.Tenant()
+}
+
+// DeduplicationID is the envelope's MessageDeduplicationId on a FIFO queue:
+// the hex SHA-256 of its idempotency key (Key), so that an envelope
+// enqueued twice within SQS's five-minute deduplication interval is stored
+// once. The key itself will not do: an id may be 512 bytes of any text, and
+// SQS takes 128 characters of printable ASCII. "" for an envelope not from
+// Parse, which has no key.
+func (e *Envelope) DeduplicationID() string {
+	if e.key == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(e.key))
+	return hex.EncodeToString(sum[:])
 }
 
 // Expired tells whether NotAfter has passed at now.

@@ -82,6 +82,7 @@ var (
 		{name: "notAfter", kind: kindTime},
 		{name: "tenantName", kind: kindString},
 		{name: "tenant", kind: kindString},
+		{name: "group", kind: kindString},
 	}}
 )
 

@@ -20,6 +20,7 @@ const (
 	MaxIDLength          = 512
 	MaxTemplateNameChars = 256
 	MaxTenantNameLength  = 64
+	MaxGroupLength       = 128 // SQS's limit on a MessageGroupId
 )
 
 func (e *Envelope) validate() error {
@@ -57,6 +58,9 @@ func (e *Envelope) validate() error {
 		return err
 	}
 	if err := validateName("tenant", e.ForTenant, MaxTenantNameLength); err != nil {
+		return err
+	}
+	if err := validateGroup(e.Group); err != nil {
 		return err
 	}
 	if len(e.Tags) > MaxTags {
@@ -320,6 +324,21 @@ func validateName(field, s string, max int) error {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
 			return invalid(field, "may contain only letters, digits, _ and -")
+		}
+	}
+	return nil
+}
+
+// validateGroup checks the group field against what SQS takes as a
+// MessageGroupId: at most 128 characters, each a letter, a digit or
+// punctuation (printable ASCII without the space).
+func validateGroup(s string) error {
+	if len(s) > MaxGroupLength {
+		return invalid("group", "longer than %d characters", MaxGroupLength)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < '!' || c > '~' {
+			return invalid("group", "may contain only letters, digits and punctuation (printable ASCII without spaces)")
 		}
 	}
 	return nil

@@ -1,7 +1,9 @@
 package envelope_test
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -111,6 +113,9 @@ func TestParse(t *testing.T) {
 		{name: "tenant", body: env(map[string]any{"tenant": "acme_EU-1"}), wantRegion: "us-east-1"},
 		{name: "tenant of 64", body: env(map[string]any{"tenant": strings.Repeat("t", 64)}), wantRegion: "us-east-1"},
 		{name: "tenantName empty is none", body: env(map[string]any{"tenantName": ""}), wantRegion: "us-east-1"},
+		{name: "group an address", body: env(map[string]any{"group": "recipient@example.com"}), wantRegion: "us-east-1"},
+		{name: "group of 128, all punctuation", body: env(map[string]any{"group": strings.Repeat("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", 4)}), wantRegion: "us-east-1"},
+		{name: "group empty is none", body: env(map[string]any{"group": ""}), wantRegion: "us-east-1"},
 
 		// Decoding.
 		{name: "empty", body: []byte(""), wantReason: "empty body"},
@@ -186,6 +191,12 @@ func TestParse(t *testing.T) {
 		{name: "tenant with a dot", body: env(map[string]any{"tenant": "acme.eu"}), wantField: "tenant", wantReason: "may contain only letters, digits, _ and -"},
 		{name: "tenant with a line break", body: env(map[string]any{"tenant": "acme\r\nX: y"}), wantField: "tenant", wantReason: "may contain only"},
 		{name: "tenant a number", body: env(map[string]any{"tenant": 42}), wantField: "tenant", wantReason: "must be a string"},
+		{name: "group too long", body: env(map[string]any{"group": strings.Repeat("g", 129)}), wantField: "group", wantReason: "longer than 128"},
+		{name: "group with a space", body: env(map[string]any{"group": "a b"}), wantField: "group", wantReason: "may contain only letters, digits and punctuation"},
+		{name: "group with a line break", body: env(map[string]any{"group": "a\r\nX: y"}), wantField: "group", wantReason: "may contain only"},
+		{name: "group not ASCII", body: env(map[string]any{"group": "empfänger"}), wantField: "group", wantReason: "may contain only"},
+		{name: "group DEL", body: env(map[string]any{"group": "a\u007f"}), wantField: "group", wantReason: "may contain only"},
+		{name: "group a number", body: env(map[string]any{"group": 42}), wantField: "group", wantReason: "must be a string"},
 		{name: "id with newline", body: env(map[string]any{"id": "a\nb"}), wantField: "id"},
 		{name: "charset injection", body: env(map[string]any{"message": map[string]any{"subject": map[string]any{"data": "x", "charset": "utf-8; x=\"y\""}, "body": map[string]any{"text": map[string]any{"data": "x"}}}}), wantField: "message.subject.charset"},
 	}
@@ -321,5 +332,64 @@ func TestTenant(t *testing.T) {
 	}
 	if got := (&envelope.Envelope{}).Tenant(); got != "" {
 		t.Errorf("no ARN: Tenant() = %q, want empty", got)
+	}
+}
+
+// GroupID: the group field, else the tenant by Tenant's rule.
+func TestGroupID(t *testing.T) {
+	cases := []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"group", env(map[string]any{"group": "recipient@example.com", "tenant": "acme"}), "recipient@example.com"},
+		{"tenant when no group", env(map[string]any{"tenant": "acme"}), "acme"},
+		{"empty group is none", env(map[string]any{"group": "", "tenantName": "ses-tenant"}), "ses-tenant"},
+		{"null group is none", env(map[string]any{"group": null{}}), "123456789012"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := envelope.Parse(c.body)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := e.GroupID(); got != c.want {
+				t.Errorf("GroupID() = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// DeduplicationID is the hex SHA-256 of the key: of the id when given,
+// else of "sha256:" and the body's hex SHA-256.
+func TestDeduplicationID(t *testing.T) {
+	hexSum := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return hex.EncodeToString(sum[:])
+	}
+	long := strings.Repeat("ü", 256) // 512 bytes: a valid id SQS would not take
+	noID := env(nil)
+	cases := []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"id", env(map[string]any{"id": "order-4711"}), "173d0ddbff034193face7ce60d3f58b416940a4c29306f9af512e4e8f2bf61e3"},
+		{"id of 512 bytes, not ASCII", env(map[string]any{"id": long}), hexSum(long)},
+		{"no id: the body's hash", noID, hexSum("sha256:" + hexSum(string(noID)))},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := envelope.Parse(c.body)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := e.DeduplicationID(); got != c.want {
+				t.Errorf("DeduplicationID() = %q, want %q", got, c.want)
+			}
+		})
+	}
+	if got := (&envelope.Envelope{ID: "order-4711"}).DeduplicationID(); got != "" {
+		t.Errorf("not from Parse: DeduplicationID() = %q, want empty", got)
 	}
 }

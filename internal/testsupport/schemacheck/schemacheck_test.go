@@ -113,7 +113,7 @@ func contractCases(t *testing.T) []doc {
 		valid bool
 	}{
 		{"empty strings for absent ARNs", with(send, map[string]any{"sourceArn": "", "fromArn": ""}), ok},
-		{"empty strings for absent fields", with(send, map[string]any{"id": "", "returnPath": "", "template": "", "templateData": "", "configurationSetName": "", "tenantName": "", "tenant": ""}), ok},
+		{"empty strings for absent fields", with(send, map[string]any{"id": "", "returnPath": "", "template": "", "templateData": "", "configurationSetName": "", "tenantName": "", "tenant": "", "group": ""}), ok},
 		{"raw: empty strings for absent fields", with(raw, map[string]any{"source": "", "returnPath": "", "template": "", "templateData": ""}), ok},
 		{"raw: null for forbidden fields", with(raw, map[string]any{"destination": nil, "message": nil, "replyTo": nil, "returnPath": nil, "template": nil}), ok},
 		{"templated: null for forbidden fields", with(tmpl, map[string]any{"message": nil, "raw": nil, "destinations": nil, "fromArn": nil}), ok},
@@ -136,6 +136,8 @@ func contractCases(t *testing.T) []doc {
 		{"tenantName of 64", with(send, map[string]any{"tenantName": strings.Repeat("T_-9", 16)}), ok},
 		{"tenant of 64", with(send, map[string]any{"tenant": strings.Repeat("T_-9", 16)}), ok},
 		{"tenant and tenantName", with(send, map[string]any{"tenant": "acme", "tenantName": "ses-1"}), ok},
+		{"group of 128, all punctuation", with(send, map[string]any{"group": strings.Repeat("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", 4)}), ok},
+		{"group an address", with(send, map[string]any{"group": "recipient@example.com"}), ok},
 
 		{"field name in another case", with(send, map[string]any{"Source": "s@example.com", "source": missing}), bad},
 		{"Version", with(send, map[string]any{"Version": 1, "version": missing}), bad},
@@ -191,6 +193,11 @@ func contractCases(t *testing.T) []doc {
 		{"tenant of 65", with(send, map[string]any{"tenant": strings.Repeat("t", 65)}), bad},
 		{"tenant with a dot", with(send, map[string]any{"tenant": "a.b"}), bad},
 		{"tenant a number", with(send, map[string]any{"tenant": 42}), bad},
+		{"group of 129", with(send, map[string]any{"group": strings.Repeat("g", 129)}), bad},
+		{"group with a space", with(send, map[string]any{"group": "a b"}), bad},
+		{"group with a tab", with(send, map[string]any{"group": "a\tb"}), bad},
+		{"group not ASCII", with(send, map[string]any{"group": "empfänger"}), bad},
+		{"group a number", with(send, map[string]any{"group": 42}), bad},
 		{"tag value empty", with(send, map[string]any{"tags": []map[string]string{{"name": "a", "value": ""}}}), bad},
 		{"tag null", with(send, map[string]any{"tags": []any{nil}}), bad},
 		{"51 tags", with(send, map[string]any{"tags": slices.Repeat([]map[string]string{{"name": "a", "value": "b"}}, 51)}), bad},
