@@ -5,6 +5,8 @@ package deadletter
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -16,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/sesq/sesq/envelope"
 )
 
 // The String message attributes of a dead-lettered message.
@@ -60,19 +64,35 @@ type Failure struct {
 	Tenant   string // the envelope's tenant; "" when the body could not be parsed
 }
 
+// DeadLetterGroup is the MessageGroupId of a message written to a FIFO
+// dead-letter queue (which takes no message without one) when the original
+// message had none: one from a standard queue without a fair-queue group.
+const DeadLetterGroup = "sesq-dead-letter"
+
 // Write sends message m, received from the source queue, to the
 // dead-letter queue: its body byte for byte, the failure attributes, as
-// many of the producer's attributes as room is left for, and its X-Ray
-// trace header. The caller deletes the source message only when Write
-// succeeded.
+// many of the producer's attributes as room is left for, its X-Ray trace
+// header and its MessageGroupId. The caller deletes the source message only
+// when Write succeeded.
+//
+// A FIFO dead-letter queue needs a group and a deduplication id on every
+// message: the group is the original's (DeadLetterGroup when it had none),
+// so that a redrive from the console puts the message back into its group,
+// and the deduplication id is the original's MessageId, so that a Write
+// retried within five minutes (the delete of the source failed, the message
+// came again) leaves one dead letter.
 func (w *Writer) Write(ctx context.Context, m types.Message, f Failure) error {
-	_, err := SendCarried(ctx, w.Client, &sqs.SendMessageInput{
+	in := &sqs.SendMessageInput{
 		QueueUrl:                aws.String(w.QueueURL),
 		MessageBody:             m.Body,
 		MessageAttributes:       Attributes(m.MessageAttributes, f, w.SourceQueue),
 		MessageSystemAttributes: CarriedSystem(m),
 		MessageGroupId:          CarriedGroup(m),
-	})
+	}
+	if envelope.IsFIFO(w.QueueURL) {
+		in.MessageGroupId, in.MessageDeduplicationId = fifoIDs(m)
+	}
+	_, err := SendCarried(ctx, w.Client, in)
 	if err != nil {
 		return fmt.Errorf("write to dead-letter queue (reason %s): %w", f.Reason, err)
 	}
@@ -186,14 +206,38 @@ func isHex(s string) bool {
 	return true
 }
 
+// fifoIDs are the MessageGroupId and MessageDeduplicationId with which m
+// is written to a FIFO queue: its group (DeadLetterGroup when it has none)
+// and its MessageId (the SHA-256 of its body for a message without one,
+// which only a caller that built it can give).
+func fifoIDs(m types.Message) (group, dedup *string) {
+	group = CarriedGroup(m)
+	if group == nil {
+		group = aws.String(DeadLetterGroup)
+	}
+	dedup = m.MessageId
+	if aws.ToString(dedup) == "" {
+		sum := sha256.Sum256([]byte(aws.ToString(m.Body)))
+		dedup = aws.String(hex.EncodeToString(sum[:]))
+	}
+	return group, dedup
+}
+
 // SendCarried sends in; when SQS refuses a send that carries the trace
-// header or a message group, it sends again once without them: the trace
-// and the fair-queue group are optional, the message is not.
+// header or, on a standard queue, a message group, it sends again once
+// without them: the trace and the fair-queue group are optional, the
+// message is not. On a FIFO queue the group is required, so it stays (with
+// the deduplication id), and only the trace header is dropped.
 func SendCarried(ctx context.Context, c Sender, in *sqs.SendMessageInput) (*sqs.SendMessageOutput, error) {
 	out, err := c.SendMessage(ctx, in)
-	if err != nil && (in.MessageSystemAttributes != nil || in.MessageGroupId != nil) && refusedParameter(err) && ctx.Err() == nil {
+	fifo := envelope.IsFIFO(aws.ToString(in.QueueUrl))
+	optional := in.MessageSystemAttributes != nil || (in.MessageGroupId != nil && !fifo)
+	if err != nil && optional && refusedParameter(err) && ctx.Err() == nil {
 		again := *in
-		again.MessageSystemAttributes, again.MessageGroupId = nil, nil
+		again.MessageSystemAttributes = nil
+		if !fifo {
+			again.MessageGroupId = nil
+		}
 		return c.SendMessage(ctx, &again)
 	}
 	return out, err
@@ -215,9 +259,10 @@ func refusedParameter(err error) bool {
 
 // CarriedGroup is the message's MessageGroupId, which sesq keeps when it
 // writes the message again, so that a put-back or dead-lettered message
-// stays with its tenant in an SQS fair queue; nil when it has none (or one
-// SQS would not take back: 1-128 characters of letters, digits and
-// punctuation).
+// stays with its tenant in an SQS fair queue, or in its group's order on a
+// FIFO queue; nil when it has none (or one SQS would not take back: 1-128
+// characters of letters, digits and punctuation). The group may be
+// personal data (a producer's per-recipient group): never log it.
 func CarriedGroup(m types.Message) *string {
 	g := m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
 	if g == "" || len(g) > 128 {

@@ -23,7 +23,10 @@ type Group struct {
 
 // Inspect reads every message in the dead-letter queue at url and groups
 // them. It consumes nothing: what it receives is made visible again when it
-// is done (or fails).
+// is done (or fails). On a FIFO queue that is not every message: SQS hands
+// out no more of a message group while messages of it are held, so Inspect
+// sees of each group only what the first receive that met it brought (up to
+// ten).
 func Inspect(ctx context.Context, q Queue, url string) ([]Group, error) {
 	s := newScanner(q, url)
 	groups := map[Group]*Group{}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sesq/sesq/envelope"
 	"github.com/sesq/sesq/internal/glob"
 )
 
@@ -73,6 +74,16 @@ func (s ReplaySummary) Skipped() int { return s.Filtered + s.SkippedReplays + s.
 // the dead-letter queue only after the target accepted it; whatever is not
 // moved is made visible again. The error reports a failure to read the
 // dead-letter queue; messages that failed to move are counted in Failed.
+//
+// The message keeps its MessageGroupId. Into a FIFO queue it goes with its
+// group (DeadLetterGroup when it has none) and, as its deduplication id,
+// its MessageId in the dead-letter queue: a replay that sent a message but
+// was stopped before deleting it, run again within five minutes, does not
+// enqueue it twice. A FIFO dead-letter queue hands out no more of a group
+// while messages of it are held, so Replay moves what each receive brought
+// before it receives again; still, a group whose message it leaves in place
+// (filtered, skipped, a dry run) stays locked for the rest of the scan, and
+// the group's later messages stay where they are, unseen.
 func Replay(ctx context.Context, q Queue, dlqURL string, opts ReplayOptions) (ReplaySummary, error) {
 	now := opts.Now
 	if now == nil {
@@ -86,6 +97,7 @@ func Replay(ctx context.Context, q Queue, dlqURL string, opts ReplayOptions) (Re
 		batchMax = max(1, int(opts.Rate))
 	}
 	var pending []types.Message
+	fifo := envelope.IsFIFO(dlqURL)
 	flush := func() {
 		if len(pending) == 0 {
 			return
@@ -132,6 +144,9 @@ func Replay(ctx context.Context, q Queue, dlqURL string, opts ReplayOptions) (Re
 				}
 			}
 		}
+		if fifo { // its groups stay locked until what SQS handed out is deleted
+			flush()
+		}
 		return true
 	}, flush) // what is pending moves before the rest is released
 	sum.Elapsed = now().Sub(start)
@@ -153,6 +168,9 @@ func move(ctx context.Context, q Queue, s *scanner, dlqURL, to string, msgs []ty
 		attrs[AttrReplays] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(strconv.Itoa(replays + 1))}
 		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: m.Body, MessageAttributes: attrs,
 			MessageSystemAttributes: CarriedSystem(m), MessageGroupId: CarriedGroup(m)}
+		if envelope.IsFIFO(to) {
+			entries[i].MessageGroupId, entries[i].MessageDeduplicationId = fifoIDs(m)
+		}
 	}
 	out, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(to), Entries: entries})
 	if err != nil {
@@ -197,7 +215,9 @@ type PurgeSummary struct {
 }
 
 // Purge deletes the messages of the dead-letter queue at url that match the
-// filter; the rest are made visible again.
+// filter; the rest are made visible again. On a FIFO queue a group with a
+// message kept stays locked for the rest of the scan (SQS hands out no more
+// of it): its later messages are neither seen nor deleted.
 func Purge(ctx context.Context, q Queue, url string, f Filter, now time.Time) (PurgeSummary, error) {
 	var sum PurgeSummary
 	s := newScanner(q, url)

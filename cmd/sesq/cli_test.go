@@ -18,9 +18,9 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	}{
 		{[]string{"-h"}, nil},
 		{[]string{"run", "-h"}, nil},
-		{[]string{"enqueue", "-h"}, []string{"-dry-run", "-json"}},
+		{[]string{"enqueue", "-h"}, []string{"-dry-run", "-json", "-no-group-id"}},
 		{[]string{"queues", "-h"}, nil},
-		{[]string{"queues", "create", "-h"}, []string{"-json"}},
+		{[]string{"queues", "create", "-h"}, []string{"-json", "-fifo"}},
 		{[]string{"dlq", "-h"}, nil},
 		{[]string{"dlq", "inspect", "-h"}, []string{"-json"}},
 		{[]string{"dlq", "replay", "--help"}, []string{"-json", "-dry-run", "-reason", "-max-replays"}},

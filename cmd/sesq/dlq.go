@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sesq/sesq/deadletter"
+	"github.com/sesq/sesq/envelope"
 	"github.com/sesq/sesq/internal/config"
 )
 
@@ -119,6 +120,9 @@ func dlqInspect(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "%d messages in %d groups\n", total, len(groups))
+	if envelope.IsFIFO(cfg.DLQURL) {
+		fmt.Fprintln(stdout, "note: a FIFO queue hands out no more messages of a MessageGroupId while some are held, so at most the first 10 of each MessageGroupId are counted")
+	}
 	return nil
 }
 
@@ -158,9 +162,6 @@ func dlqReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if opts.To == cfg.DLQURL {
 		return &usageError{"dlq replay: the target is the dead-letter queue itself"}
-	}
-	if strings.HasSuffix(opts.To, ".fifo") {
-		return &usageError{"dlq replay: FIFO queues are not supported yet"}
 	}
 	opts.Filter = *filter
 	if isTerminal(stderr) {

@@ -22,14 +22,16 @@ const maxLine = 1 << 20
 // enqueueChunk is how many envelopes are read before they are sent.
 const enqueueChunk = 500
 
-// cmdEnqueue sends envelopes, one JSON line each. Each message carries the
+// cmdEnqueue sends envelopes, one JSON line each, through envelope.Producer
+// (whose doc says which MessageGroupId and MessageDeduplicationId each
+// message gets on a standard and on a FIFO queue). Each message carries the
 // trace context of the process's environment (TRACEPARENT, TRACESTATE),
 // and, with tracing on (see internal/telemetry), of a producer span per
 // chunk of lines within it.
 func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("enqueue", "sesq enqueue [--dry-run] [--json] [--no-group-id] [FILE|-]   (JSON lines; - or none: stdin)", stdout)
 	dryRun := fs.Bool("dry-run", false, "validate only; send nothing")
-	noGroup := fs.Bool("no-group-id", false, "send without MessageGroupId (by default each message's group is its envelope's tenant: an SQS fair queue)")
+	noGroup := fs.Bool("no-group-id", false, "send without MessageGroupId (by default each message's group is its envelope's tenant: an SQS fair queue); not for a FIFO queue, which needs one")
 	asJSON := fs.Bool("json", false, `print one JSON object per line: {"line": N, "messageId": …} or {"line": N, "error": …} (with --dry-run: {"line": N, "valid": true, "action": …, "region": …, "id": …})`)
 	if err := fs.parse(args, 1); err != nil {
 		return err
@@ -64,6 +66,9 @@ func cmdEnqueue(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		cfg, err := loadConfig(config.ForEnqueue)
 		if err != nil {
 			return err
+		}
+		if *noGroup && envelope.IsFIFO(cfg.QueueURL) {
+			return &usageError{"enqueue: --no-group-id is for standard queues: SESQ_QUEUE_URL is a FIFO queue, which needs a MessageGroupId on every message (the envelope's group, else its tenant)"}
 		}
 		awsCfg, err := loadAWS(ctx)
 		if err != nil {
