@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sesq/sesq/envelope"
 )
 
 // Config is the worker's settings, each used as given: start from
@@ -174,7 +176,7 @@ func checkLanes(lanes []Lane) []string {
 		if l.Weight < 1 {
 			probs = append(probs, fmt.Sprintf("lane %q: weight must be at least 1, got %d", l.Name, l.Weight))
 		}
-		if isFIFO(l.QueueURL) != isFIFO(l.DLQURL) {
+		if envelope.IsFIFO(l.QueueURL) != envelope.IsFIFO(l.DLQURL) {
 			probs = append(probs, fmt.Sprintf("lane %q: a FIFO queue needs a FIFO dead-letter queue and a standard queue a standard one", l.Name))
 		}
 	}

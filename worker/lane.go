@@ -1,8 +1,7 @@
 package worker
 
 import (
-	"strings"
-	"sync"
+	"github.com/sesq/sesq/envelope"
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/ledger"
@@ -22,28 +21,33 @@ type Lane struct {
 
 // FIFO tells whether the lane's queue is a FIFO queue (its URL ends in
 // .fifo).
-func (l Lane) FIFO() bool { return isFIFO(l.QueueURL) }
-
-func isFIFO(url string) bool { return strings.HasSuffix(url, ".fifo") }
+func (l Lane) FIFO() bool { return envelope.IsFIFO(l.QueueURL) }
 
 // lane is a Lane and the machinery that is its own: dead-letter writer,
 // ledger signer, acknowledgements, visibility tracker and receive credits.
 type lane struct {
 	Lane
-	fifo      bool
-	dlq       *deadletter.Writer
-	ledger    *ledger.Signer
-	acks      *acks
-	flight    *inFlight
-	credits   chan struct{} // one per message received and not finished
-	acquiring sync.Mutex    // one poller takes credits at a time
+	fifo    bool
+	dlq     *deadletter.Writer
+	ledger  *ledger.Signer
+	acks    *acks
+	flight  *inFlight
+	credits chan struct{} // one per message received and not finished
+	// acquiring lets one poller take credits at a time. A channel, not a
+	// mutex: a poller waiting for it also stops at shutdown, and (under
+	// testing/synctest) counts as durably blocked.
+	acquiring chan struct{}
 }
 
 // acquire takes n credits, waiting for them; one poller at a time, so that
 // pollers never hold part of what they need while others wait.
 func (l *lane) acquire(done <-chan struct{}, n int) bool {
-	l.acquiring.Lock()
-	defer l.acquiring.Unlock()
+	select {
+	case l.acquiring <- struct{}{}:
+	case <-done:
+		return false
+	}
+	defer func() { <-l.acquiring }()
 	for i := 0; i < n; i++ {
 		select {
 		case l.credits <- struct{}{}:

@@ -824,3 +824,61 @@ func TestStateKeepsTheMessageGroup(t *testing.T) {
 		}
 	})
 }
+
+// bodyOf is body for a tenant.
+func bodyOf(tenant, id string) string {
+	return strings.Replace(body(id), `"version":1,`, `"version":1,"tenant":"`+tenant+`",`, 1)
+}
+
+// When the send rate holds the sends back, a tenant with a few messages is
+// not made to wait behind another's backlog received before them: its
+// messages take turns with the backlog. With fairness off they go in the
+// order received.
+func TestStateTenantsShareTheSendRate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		off  bool
+		want []int // the positions (0-based, among all sends) of b's sends
+	}{
+		// a's first five took the four senders before b's arrived (a0 at
+		// once, then a1); then b's go first: a holds two senders or more
+		// while b waits, and b, new at the limiter, has the lower pass.
+		{"fair", false, []int{2, 3, 4}},
+		{"off", true, []int{10, 11, 12}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newRig(t)
+				r.cfg.SendRate = 10
+				r.cfg.FairnessOff = tc.off
+				// a's ten are received first; b's three and twenty more of
+				// a's arrive a moment later, b's first.
+				for i := range 10 {
+					r.enqueue(bodyOf("a", fmt.Sprintf("a%d", i)))
+				}
+				stop, _ := r.run("w", nil)
+				time.Sleep(time.Millisecond)
+				r.enqueue(bodyOf("b", "b0"), bodyOf("b", "b1"), bodyOf("b", "b2"))
+				for i := 10; i < 30; i++ {
+					r.enqueue(bodyOf("a", fmt.Sprintf("a%d", i)))
+				}
+				time.Sleep(30 * time.Second)
+				stop()
+				r.ses.mu.Lock()
+				defer r.ses.mu.Unlock()
+				if len(r.ses.calls) != 33 {
+					t.Fatalf("%d sends, want 33", len(r.ses.calls))
+				}
+				var at []int
+				for i, c := range r.ses.calls {
+					if strings.HasPrefix(c.id, "b") {
+						at = append(at, i)
+					}
+				}
+				if !slices.Equal(at, tc.want) {
+					t.Errorf("b's sends are sends %v, want %v", at, tc.want)
+				}
+			})
+		})
+	}
+}

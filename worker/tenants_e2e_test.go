@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/testsupport/sestest"
 	"github.com/sesq/sesq/internal/testsupport/testkit"
 	"github.com/sesq/sesq/retry"
@@ -103,6 +104,9 @@ func TestFIFOKeepsGroupOrderUnderRetries(t *testing.T) {
 			enqueueFIFO(t, b, fmt.Sprintf("group-%d", g), fmt.Sprintf("%d-%d", g, n), numbered(ids[g], n, nil))
 		}
 	}
+	// One that can never be sent, in a group of its own: it goes to the
+	// FIFO dead-letter queue, keeping its group.
+	enqueueFIFO(t, b, "group-bad", "bad", `{"version":1,"action":"Nope"}`)
 	startWorker(t, b, worker.Options{Policy: func(p *retry.Policy) { p.InProcess = 100 * time.Millisecond }})
 	testkit.Eventually(t, 30*time.Second, "every message sent", func() bool { return len(b.SES.Sent()) >= groups*per && b.Empty(t) })
 	for g := range groups {
@@ -110,8 +114,8 @@ func TestFIFOKeepsGroupOrderUnderRetries(t *testing.T) {
 			t.Errorf("group %d accepted in order %v, want %v", g, got, want)
 		}
 	}
-	if dl := b.DeadLetters(t); len(dl) != 0 {
-		t.Errorf("%d dead letters", len(dl))
+	if dl := b.DeadLetters(t); len(dl) != 1 || testkit.Attr(dl[0], deadletter.AttrReason) != "invalid" {
+		t.Errorf("dead letters %v, want the invalid one", dl)
 	}
 }
 

@@ -187,7 +187,8 @@ func New(cfg Config, q Queue, t transport.Transport, opts Options) *Worker {
 			ledger: ledger.NewSigner([]byte(cfg.LedgerKey), l.QueueURL, l.DLQURL),
 			// Up to two batches wait for a sender, so that senders never
 			// wait on a poll while messages are queued.
-			credits: make(chan struct{}, cfg.Concurrency+2*cfg.BatchSize),
+			credits:   make(chan struct{}, cfg.Concurrency+2*cfg.BatchSize),
+			acquiring: make(chan struct{}, 1),
 		})
 	}
 	w.holds = newHolds(time.Now)
