@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -11,6 +12,8 @@ import (
 )
 
 // The task role's permissions, exactly: (action, resource reference) pairs.
+// The queues are the module's own and, with lanes, every other lane's
+// (aws_sqs_queue.lane[*], one per lane after the first).
 var wantTaskPermissions = []string{
 	"sqs:ReceiveMessage on aws_sqs_queue.source.arn",
 	"sqs:DeleteMessage on aws_sqs_queue.source.arn",
@@ -18,6 +21,12 @@ var wantTaskPermissions = []string{
 	"sqs:GetQueueAttributes on aws_sqs_queue.source.arn",
 	"sqs:SendMessage on aws_sqs_queue.source.arn", // hand-backs and deferrals are re-enqueued with their ledger
 	"sqs:SendMessage on aws_sqs_queue.dlq.arn",
+	"sqs:ReceiveMessage on aws_sqs_queue.lane[*].arn",
+	"sqs:DeleteMessage on aws_sqs_queue.lane[*].arn",
+	"sqs:ChangeMessageVisibility on aws_sqs_queue.lane[*].arn",
+	"sqs:GetQueueAttributes on aws_sqs_queue.lane[*].arn",
+	"sqs:SendMessage on aws_sqs_queue.lane[*].arn",
+	"sqs:SendMessage on aws_sqs_queue.lane_dlq[*].arn",
 	"ses:SendEmail on var.identity_arns",
 	"ses:SendRawEmail on var.identity_arns",
 	"ses:SendTemplatedEmail on var.identity_arns",
@@ -27,6 +36,25 @@ var wantTaskPermissions = []string{
 	"dynamodb:GetItem on aws_dynamodb_table.idempotency.arn",
 	"dynamodb:UpdateItem on aws_dynamodb_table.idempotency.arn",
 	"dynamodb:DeleteItem on aws_dynamodb_table.idempotency.arn",
+}
+
+// wantQueueGrants: what the producer and operator policies must grant on
+// every lane's queues (among their other grants): producers send to each
+// lane, operators read each lane's dead letters and replay them onto the
+// lanes.
+var wantQueueGrants = map[string][]string{
+	"producer": {
+		"sqs:SendMessage on aws_sqs_queue.source.arn",
+		"sqs:SendMessage on aws_sqs_queue.lane[*].arn",
+	},
+	"operator": {
+		"sqs:ReceiveMessage on aws_sqs_queue.dlq.arn",
+		"sqs:ReceiveMessage on aws_sqs_queue.lane_dlq[*].arn",
+		"sqs:DeleteMessage on aws_sqs_queue.dlq.arn",
+		"sqs:DeleteMessage on aws_sqs_queue.lane_dlq[*].arn",
+		"sqs:SendMessage on aws_sqs_queue.source.arn",
+		"sqs:SendMessage on aws_sqs_queue.lane[*].arn",
+	},
 }
 
 // CheckModule lists what is wrong with the wiring of the sesq Terraform
@@ -79,10 +107,68 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 	if ret, ok := m.number(attr(dlq, "message_retention_seconds")); !ok || ret != 14*24*3600 {
 		bad("the dead-letter queue's retention is %v s, want 14 days", ret)
 	}
-	allow := m.Blocks("resource", "aws_sqs_queue_redrive_allow_policy")
-	if len(allow) != 1 || !refersTo(attr(allow[0], "queue_url"), "aws_sqs_queue.dlq.id") ||
-		!refersTo(attr(allow[0], "redrive_allow_policy"), "aws_sqs_queue.source.arn") {
+
+	// The lanes after the first: a queue and a dead-letter queue each, set
+	// up as the first lane's (the module's own).
+	lane, laneDLQ := m.Block("resource", "aws_sqs_queue", "lane"), m.Block("resource", "aws_sqs_queue", "lane_dlq")
+	if lane == nil || laneDLQ == nil {
+		bad(`want resources aws_sqs_queue "lane" and "lane_dlq": the queues of each lane after the first`)
+	} else {
+		for _, q := range []*hclsyntax.Block{lane, laneDLQ} {
+			if !refersTo(attr(q, "for_each"), "local.other_lanes") {
+				bad("aws_sqs_queue.%s is not one per lane after the first (for_each = local.other_lanes)", q.Labels[1])
+			}
+		}
+		lr := objectItems(attr(lane, "redrive_policy"))
+		if !refersTo(lr["deadLetterTargetArn"], "aws_sqs_queue.lane_dlq.arn") {
+			bad("a lane queue's redrive target is not its own dead-letter queue (aws_sqs_queue.lane_dlq[each.key].arn)")
+		}
+		if !refersTo(lr["maxReceiveCount"], "var.max_receive_count") {
+			bad("a lane queue's maxReceiveCount is not var.max_receive_count")
+		}
+		if !refersTo(attr(lane, "visibility_timeout_seconds"), "var.visibility_timeout_seconds") {
+			bad("a lane queue's visibility timeout is not var.visibility_timeout_seconds")
+		}
+		if ret, ok := m.number(attr(laneDLQ, "message_retention_seconds")); !ok || ret != 14*24*3600 {
+			bad("a lane dead-letter queue's retention is %v s, want 14 days", ret)
+		}
+	}
+	if first := m.Local("first_lane"); !refersTo(first, "var.lanes") {
+		bad("want a local first_lane from var.lanes: the lane the module's own queues serve")
+	}
+	if other := m.Local("other_lanes"); !refersTo(other, "var.lanes") {
+		bad("want a local other_lanes from var.lanes: the lanes after the first, by name")
+	}
+	// SQS requires a FIFO queue's dead-letter queue to be FIFO too: each
+	// pair takes fifo_queue from the same lane's fifo.
+	for _, pair := range [][2]string{{"source", "dlq"}, {"lane", "lane_dlq"}} {
+		q, d := m.Block("resource", "aws_sqs_queue", pair[0]), m.Block("resource", "aws_sqs_queue", pair[1])
+		if q == nil || d == nil {
+			continue
+		}
+		qf, df := refs(attr(q, "fifo_queue")), refs(attr(d, "fifo_queue"))
+		slices.Sort(qf)
+		slices.Sort(df)
+		if len(qf) == 0 || !slices.Equal(qf, df) {
+			bad("queues %s and %s are not FIFO together (fifo_queue from the same lane's fifo): a FIFO queue's dead-letter queue must be FIFO", pair[0], pair[1])
+		}
+	}
+	allowed := map[string]bool{}
+	for _, a := range m.Blocks("resource", "aws_sqs_queue_redrive_allow_policy") {
+		switch q, p := attr(a, "queue_url"), attr(a, "redrive_allow_policy"); {
+		case refersTo(q, "aws_sqs_queue.dlq.id") && refersTo(p, "aws_sqs_queue.source.arn"):
+			allowed["dlq"] = true
+		case refersTo(q, "aws_sqs_queue.lane_dlq.id") && refersTo(p, "aws_sqs_queue.lane.arn") && refersTo(attr(a, "for_each"), "local.other_lanes"):
+			allowed["lane_dlq"] = true
+		default:
+			bad("aws_sqs_queue_redrive_allow_policy.%s is not on a dead-letter queue naming its own queue", a.Labels[1])
+		}
+	}
+	if !allowed["dlq"] {
 		bad("want one aws_sqs_queue_redrive_allow_policy on the dead-letter queue naming the source queue")
+	}
+	if !allowed["lane_dlq"] {
+		bad("want an aws_sqs_queue_redrive_allow_policy on each lane's dead-letter queue naming that lane's queue")
 	}
 
 	// IAM.
@@ -109,7 +195,7 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 				got = append(got, "ses:GetSendQuota on *", "ses:GetAccount on *")
 				continue
 			}
-			rs := refs(res)
+			rs := resourceNames(res)
 			if len(rs) == 0 {
 				bad("a task policy statement has no resources")
 			}
@@ -125,6 +211,23 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 	sort.Strings(want)
 	if !slices.Equal(got, want) {
 		bad("the task role's permissions are\n    %s\n  want exactly\n    %s", strings.Join(got, "\n    "), strings.Join(want, "\n    "))
+	}
+	for _, name := range slices.Sorted(maps.Keys(wantQueueGrants)) {
+		doc := m.Block("data", "aws_iam_policy_document", name)
+		var got []string
+		for _, st := range children(doc, "statement") {
+			actions, _ := literalStrings(attr(st, "actions"))
+			for _, a := range actions {
+				for _, r := range resourceNames(attr(st, "resources")) {
+					got = append(got, a+" on "+r)
+				}
+			}
+		}
+		for _, w := range wantQueueGrants[name] {
+			if !slices.Contains(got, w) {
+				bad("policy %s does not grant %s", name, w)
+			}
+		}
 	}
 	rolePolicies := m.Blocks("resource", "aws_iam_role_policy")
 	for _, rp := range rolePolicies {
@@ -180,6 +283,33 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 	if !refersTo(env["SESQ_QUEUE_URL"], "aws_sqs_queue.source.url") || !refersTo(env["SESQ_DLQ_URL"], "aws_sqs_queue.dlq.url") {
 		bad("SESQ_QUEUE_URL and SESQ_DLQ_URL must be the module's queues")
 	}
+	// The one-queue form and lanes exclude each other: with lanes the
+	// one-queue variables are empty (unset), and the lanes' are each lane's
+	// queues from local.lane_queues.
+	if !refersTo(m.Local("lanes_on"), "var.lanes") {
+		bad("want a local lanes_on from var.lanes")
+	}
+	for _, v := range []string{"SESQ_QUEUE_URL", "SESQ_DLQ_URL"} {
+		c, ok := env[v].(*hclsyntax.ConditionalExpr)
+		if !ok || !slices.Equal(refs(c.Condition), []string{"local.lanes_on"}) || !isEmptyString(c.TrueResult) {
+			bad("%s must be empty with lanes (local.lanes_on ? \"\" : …): SESQ_QUEUES and the one-queue form exclude each other", v)
+		}
+	}
+	for v, field := range map[string]string{"SESQ_QUEUES": "queue_url", "SESQ_DLQ_URLS": "dead_letter_queue_url"} {
+		e := env[v]
+		if !refersTo(e, "var.lanes") || !refersTo(e, "local.lane_queues") || !strings.Contains(exprText(files, e), "]."+field+"}") {
+			bad("%s is not every lane of var.lanes with its %s from local.lane_queues", v, field)
+		}
+	}
+	if !strings.Contains(exprText(files, env["SESQ_QUEUES"]), ".weight}") {
+		bad("SESQ_QUEUES does not carry each lane's weight (NAME=URL:WEIGHT)")
+	}
+	lq := m.Local("lane_queues")
+	for _, r := range []string{"aws_sqs_queue.source.url", "aws_sqs_queue.dlq.url", "aws_sqs_queue.lane", "aws_sqs_queue.lane_dlq.url", "local.first_lane.name", "local.lanes_on"} {
+		if !refersTo(lq, r) {
+			bad("local lane_queues does not use %s: it maps the first lane to the module's queues and the others to aws_sqs_queue.lane and lane_dlq", r)
+		}
+	}
 	if !refersTo(env["SESQ_IDEMPOTENCY_TABLE"], "aws_dynamodb_table.idempotency.name") {
 		bad("SESQ_IDEMPOTENCY_TABLE is not the module's table")
 	}
@@ -232,12 +362,30 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 		if c := child(pol[0], "target_tracking_scaling_policy_configuration"); c == nil || !refersTo(attr(c, "target_value"), "var.backlog_per_task_target") {
 			bad("the scaling policy does not track var.backlog_per_task_target")
 		}
-		queueMetric, taskMetric, expr := false, false, false
+		queueMetric, laneMetric, taskMetric, expr, sum := false, false, false, false, false
 		if spec := child(child(pol[0], "target_tracking_scaling_policy_configuration"), "customized_metric_specification"); spec != nil {
+			// The lanes after the first: a metric each, whose id the
+			// expression's sum names.
+			for _, d := range children(spec, "dynamic") {
+				content := child(d, "content")
+				metric := child(child(content, "metric_stat"), "metric")
+				var queue hclsyntax.Expression
+				for _, dim := range children(metric, "dimensions") {
+					if literalString(attr(dim, "name")) == "QueueName" {
+						queue = attr(dim, "value")
+					}
+				}
+				laneMetric = laneMetric || len(d.Labels) == 1 && d.Labels[0] == "metrics" &&
+					refersTo(attr(d, "for_each"), "local.lane_metric_ids") && refersTo(attr(content, "id"), "metrics.value") &&
+					literalString(attr(metric, "metric_name")) == "ApproximateNumberOfMessagesVisible" && refersTo(queue, "aws_sqs_queue.lane.name")
+			}
 			for _, mb := range children(spec, "metrics") {
 				if e := attr(mb, "expression"); e != nil && literalBool(attr(mb, "return_data")) {
-					t := exprText(files, e)
+					visible := m.Local("visible_messages")
+					t := exprText(files, e) + " " + exprText(files, visible)
 					expr = strings.Contains(t, "visible") && strings.Contains(t, "tasks")
+					sum = refersTo(e, "local.visible_messages") && refersTo(visible, "local.lane_metric_ids") &&
+						strings.Contains(exprText(files, visible), `" + "`)
 				}
 				metric := child(child(mb, "metric_stat"), "metric")
 				if metric == nil {
@@ -264,6 +412,12 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 		if !expr {
 			bad("the scaling metric returns no expression of visible messages over tasks")
 		}
+		if !laneMetric || !refersTo(m.Local("lane_metric_ids"), "local.other_lanes") {
+			bad("the scaling metric does not read ApproximateNumberOfMessagesVisible of each lane's queue (a dynamic metrics block over local.lane_metric_ids, from local.other_lanes, on aws_sqs_queue.lane)")
+		}
+		if !sum {
+			bad("the scaling expression does not sum the visible messages of every lane (local.visible_messages, adding the ids of local.lane_metric_ids)")
+		}
 	}
 
 	// Tags, encryption, roles, gated grants, capacity, validations, alarms,
@@ -282,6 +436,15 @@ func literalString(e hclsyntax.Expression) string {
 		return ""
 	}
 	return v.AsString()
+}
+
+// isEmptyString tells whether e is the literal "".
+func isEmptyString(e hclsyntax.Expression) bool {
+	if e == nil {
+		return false
+	}
+	v, diags := e.Value(nil)
+	return !diags.HasErrors() && v.IsKnown() && !v.IsNull() && v.Type() == cty.String && v.AsString() == ""
 }
 
 // literalBool evaluates a literal bool expression (false otherwise).

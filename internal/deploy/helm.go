@@ -22,6 +22,32 @@ const HelmGraceMargin = 15 * time.Second
 // Secret (secretKeyRef), never as plain values in the pod spec.
 var helmSecretVariables = []string{"SESQ_LEDGER_KEY", "SESQ_SMTP_CREDENTIALS", "SESQ_SMTP_USERNAME", "SESQ_SMTP_PASSWORD"}
 
+// queueForms are the two ways to name the queues `sesq run` reads, which
+// exclude each other: one queue and its dead-letter queue, or priority
+// lanes, each with its own. A deployment sets every variable of one form
+// and none of the other; a required variable of a form is required only
+// in that form.
+var queueForms = [][]string{{"SESQ_QUEUE_URL", "SESQ_DLQ_URL"}, {"SESQ_QUEUES", "SESQ_DLQ_URLS"}}
+
+// laneQueues reads SESQ_QUEUES ("name=URL:weight,…", the weight optional)
+// into each lane's queue URL by name, in order. Only what the chart's
+// checks need: sesq's own configuration checks the rest.
+func laneQueues(queues string) (names, urls []string) {
+	for _, part := range strings.Split(queues, ",") {
+		name, u, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			continue
+		}
+		if i := strings.LastIndexByte(u, ':'); i >= 0 {
+			if _, err := strconv.Atoi(u[i+1:]); err == nil {
+				u = u[:i]
+			}
+		}
+		names, urls = append(names, name), append(urls, u)
+	}
+	return names, urls
+}
+
 // HelmRules is what CheckHelm holds a rendered chart to.
 type HelmRules struct {
 	Variables []string // every SESQ_ variable sesq reads
@@ -148,8 +174,16 @@ type (
 		} `yaml:"scaleTargetRef"`
 		MinReplicaCount *int `yaml:"minReplicaCount"`
 		MaxReplicaCount *int `yaml:"maxReplicaCount"`
-		Triggers        []struct {
+		Advanced        struct {
+			ScalingModifiers struct {
+				Formula    string `yaml:"formula"`
+				Target     string `yaml:"target"`
+				MetricType string `yaml:"metricType"`
+			} `yaml:"scalingModifiers"`
+		} `yaml:"advanced"`
+		Triggers []struct {
 			Type              string            `yaml:"type"`
+			Name              string            `yaml:"name"`
 			Metadata          map[string]string `yaml:"metadata"`
 			AuthenticationRef *struct {
 				Name string `yaml:"name"`
@@ -183,14 +217,15 @@ func helmSelects(selector, labels map[string]string) bool {
 
 // CheckHelm lists what is wrong with a rendered chart (`helm template`
 // output): the Deployment gets every SESQ_ setting, only real ones, the
-// required ones with a value and the secret ones only from a Secret; the
+// required ones with a value, the secret ones only from a Secret, and its
+// queues as one queue or as lanes, not both (queueForms); the
 // probes ask /healthz and /readyz on the port SESQ_HTTP_ADDR serves; the
 // grace period covers the long poll and the drain; the pod runs as the
 // image's non-root user with a read-only root file system, no added
 // privilege and no capabilities; a PodDisruptionBudget, the metrics Service
 // and a ServiceMonitor select what they should; and a KEDA ScaledObject, if
 // any, scales the Deployment (which then has no replicas and no HPA of its
-// own) on the source queue.
+// own) on the source queue, or on the sum of the lanes' queues.
 func CheckHelm(rendered string, r HelmRules) []string {
 	objs, err := ParseHelmTemplate(rendered)
 	if err != nil {
@@ -234,6 +269,34 @@ func CheckHelm(rendered string, r HelmRules) []string {
 	if len(c.EnvFrom) > 0 {
 		bad("the container takes envFrom, whose variables nobody checks; set each variable")
 	}
+	literal := func(name string) (string, bool) {
+		if e, ok := env[name]; ok && e.Value != nil {
+			return *e.Value, true
+		}
+		return "", false
+	}
+	// The queues: one form, whole, and nothing of the other. The form in
+	// use is the one with a variable set; without any, the first.
+	var inUse []string
+	for _, f := range queueForms {
+		if slices.ContainsFunc(f, func(v string) bool { s, _ := literal(v); return s != "" }) {
+			inUse = append(inUse, f...)
+		}
+	}
+	if len(inUse) > len(queueForms[0]) {
+		bad("the container gets %s: one queue or lanes, not both", strings.Join(inUse, ", "))
+	}
+	if len(inUse) == 0 {
+		inUse = queueForms[0]
+	}
+	otherForm := func(v string) bool {
+		return !slices.Contains(inUse, v) && slices.ContainsFunc(queueForms, func(f []string) bool { return slices.Contains(f, v) })
+	}
+	for _, v := range inUse {
+		if s, _ := literal(v); s == "" {
+			bad("the container does not get %s, which sesq run requires", v)
+		}
+	}
 	for _, v := range r.Variables {
 		e, ok := env[v]
 		switch {
@@ -242,20 +305,17 @@ func CheckHelm(rendered string, r HelmRules) []string {
 				e.ValueFrom.SecretKeyRef.Name == "" || e.ValueFrom.SecretKeyRef.Key == "") {
 				bad("%s is not from a Secret; it belongs in one (valueFrom.secretKeyRef)", v)
 			}
-		case !ok && !slices.Contains(r.Skip, v):
+		case !ok && !slices.Contains(r.Skip, v) && !otherForm(v):
 			bad("the container does not get %s", v)
 		}
 	}
 	for _, v := range r.Required {
+		if slices.ContainsFunc(queueForms, func(f []string) bool { return slices.Contains(f, v) }) {
+			continue // checked with its form, above
+		}
 		if e, ok := env[v]; !ok || e.Value == nil || *e.Value == "" {
 			bad("the container does not get %s, which sesq run requires", v)
 		}
-	}
-	literal := func(name string) (string, bool) {
-		if e, ok := env[name]; ok && e.Value != nil {
-			return *e.Value, true
-		}
-		return "", false
 	}
 
 	// Probes on the port sesq serves.
@@ -436,13 +496,17 @@ func CheckHelm(rendered string, r HelmRules) []string {
 			bad("ScaledObject %s: minReplicaCount %d exceeds maxReplicaCount %d", o.Name, *so.MinReplicaCount, *so.MaxReplicaCount)
 		}
 		queueURL, _ := literal("SESQ_QUEUE_URL")
+		queues, _ := literal("SESQ_QUEUES")
+		lanes, laneURLs := laneQueues(queues)
 		sqs := 0
+		var scaledOn, names []string
 		for _, t := range so.Triggers {
 			if t.Type != "aws-sqs-queue" {
 				continue
 			}
 			sqs++
-			if t.Metadata["queueURL"] != queueURL {
+			scaledOn, names = append(scaledOn, t.Metadata["queueURL"]), append(names, t.Name)
+			if len(lanes) == 0 && t.Metadata["queueURL"] != queueURL {
 				bad("ScaledObject %s scales on queue %q, not SESQ_QUEUE_URL %q", o.Name, t.Metadata["queueURL"], queueURL)
 			}
 			if t.Metadata["awsRegion"] == "" {
@@ -467,8 +531,36 @@ func CheckHelm(rendered string, r HelmRules) []string {
 				}
 			}
 		}
-		if sqs != 1 {
-			bad("ScaledObject %s: want one aws-sqs-queue trigger, got %d", o.Name, sqs)
+		if len(lanes) == 0 {
+			if sqs != 1 {
+				bad("ScaledObject %s: want one aws-sqs-queue trigger, got %d", o.Name, sqs)
+			}
+			continue
+		}
+		// Lanes: a trigger per lane's queue, and, since KEDA scales on the
+		// largest of its triggers, their sum (scalingModifiers) held to the
+		// target per pod.
+		slices.Sort(scaledOn)
+		slices.Sort(laneURLs)
+		if !slices.Equal(scaledOn, laneURLs) {
+			bad("ScaledObject %s scales on queues %q, want one aws-sqs-queue trigger per lane of SESQ_QUEUES, on %q", o.Name, scaledOn, laneURLs)
+		}
+		sm := so.Advanced.ScalingModifiers
+		var terms []string
+		for _, t := range strings.Split(sm.Formula, "+") {
+			terms = append(terms, strings.TrimSpace(t))
+		}
+		slices.Sort(terms)
+		slices.Sort(names)
+		if slices.Contains(names, "") || len(slices.Compact(slices.Clone(names))) != len(names) || !slices.Equal(terms, names) {
+			bad("ScaledObject %s: KEDA scales on the largest of its triggers; want advanced.scalingModifiers.formula adding every lane's trigger, each named once (%s), got %q",
+				o.Name, strings.Join(names, " + "), sm.Formula)
+		}
+		if n, err := strconv.ParseFloat(sm.Target, 64); err != nil || n <= 0 {
+			bad("ScaledObject %s: advanced.scalingModifiers.target %q is not a positive number (the summed backlog per pod)", o.Name, sm.Target)
+		}
+		if sm.MetricType != "" && sm.MetricType != "AverageValue" {
+			bad("ScaledObject %s: advanced.scalingModifiers.metricType is %s, want AverageValue (the summed backlog per pod)", o.Name, sm.MetricType)
 		}
 	}
 	return probs

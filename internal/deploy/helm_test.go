@@ -53,6 +53,27 @@ extraEnv:
     value: http://localhost:4566
 `
 
+// helmLaneList is two priority lanes instead of one queue.
+const helmLaneList = `
+lanes:
+  - name: transactional
+    queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/mail
+    dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/mail-dlq
+    weight: 8
+  - name: bulk-mail
+    queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/mail-bulk
+    dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/mail-bulk-dlq
+`
+
+// helmLanes reads the two lanes, with KEDA on.
+const helmLanes = helmLaneList + `config:
+  fairness: "off"
+  tenantShare: 0.25
+keda:
+  enabled: true
+  queueLength: 500
+`
+
 // helmBinary is the helm that `make test` builds and names in SESQ_HELM. CI
 // must have it; elsewhere the tests are skipped without it.
 func helmBinary(t *testing.T) string {
@@ -241,6 +262,80 @@ func TestHelmChartWithKEDAAndServiceMonitor(t *testing.T) {
 	}
 }
 
+func TestHelmChartWithLanes(t *testing.T) {
+	out, objs := helmRender(t, helmLanes)
+	if probs := CheckHelm(out, helmRules(t)); len(probs) > 0 {
+		t.Errorf("deploy/helm/sesq with lanes:\n  %s", strings.Join(probs, "\n  "))
+	}
+	var dep helmDeploymentSpec
+	if err := helmOne(t, objs, "Deployment").Spec(&dep); err != nil {
+		t.Fatal(err)
+	}
+	env := helmEnv(dep.Template.Spec.Containers[0])
+	for v, want := range map[string]string{
+		"SESQ_QUEUES":       "transactional=https://sqs.eu-west-1.amazonaws.com/123456789012/mail:8,bulk-mail=https://sqs.eu-west-1.amazonaws.com/123456789012/mail-bulk:1",
+		"SESQ_DLQ_URLS":     "transactional=https://sqs.eu-west-1.amazonaws.com/123456789012/mail-dlq,bulk-mail=https://sqs.eu-west-1.amazonaws.com/123456789012/mail-bulk-dlq",
+		"SESQ_FAIRNESS":     "off",
+		"SESQ_TENANT_SHARE": "0.25",
+		"AWS_REGION":        "eu-west-1",
+	} {
+		if e := env[v]; e.Value == nil || *e.Value != want {
+			t.Errorf("%s is %+v, want %q", v, e, want)
+		}
+	}
+	for _, v := range []string{"SESQ_QUEUE_URL", "SESQ_DLQ_URL"} {
+		if _, ok := env[v]; ok {
+			t.Errorf("%s is set beside lanes", v)
+		}
+	}
+	var so helmScaledObjectSpec
+	if err := helmOne(t, objs, "ScaledObject").Spec(&so); err != nil {
+		t.Fatal(err)
+	}
+	var triggers []string
+	for _, tr := range so.Triggers {
+		triggers = append(triggers, tr.Name+" "+tr.Metadata["queueURL"])
+	}
+	if want := []string{"lane_transactional https://sqs.eu-west-1.amazonaws.com/123456789012/mail", "lane_bulk_mail https://sqs.eu-west-1.amazonaws.com/123456789012/mail-bulk"}; !slices.Equal(triggers, want) {
+		t.Errorf("triggers %q, want %q", triggers, want)
+	}
+	if sm := so.Advanced.ScalingModifiers; sm.Formula != "lane_transactional + lane_bulk_mail" || sm.Target != "500" || sm.MetricType != "AverageValue" {
+		t.Errorf("scalingModifiers %+v, want the two lanes summed, held to 500 per pod", sm)
+	}
+}
+
+// What the chart renders, sesq's configuration takes: the container's
+// variables load for `sesq run`, one queue or lanes.
+func TestHelmRenderLoads(t *testing.T) {
+	for name, values := range map[string]string{"one queue": helmEverything, "lanes": helmLanes} {
+		_, objs := helmRender(t, values)
+		var dep helmDeploymentSpec
+		if err := helmOne(t, objs, "Deployment").Spec(&dep); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range config.Variables() {
+			t.Setenv(v, "") // unset for Load, whatever this process had
+		}
+		for _, e := range dep.Template.Spec.Containers[0].Env {
+			if strings.HasPrefix(e.Name, "SESQ_") && e.Value != nil {
+				t.Setenv(e.Name, *e.Value)
+			}
+		}
+		c, err := config.Load(config.ForRun)
+		if err != nil {
+			t.Errorf("%s: sesq run refuses the rendered configuration: %v", name, err)
+			continue
+		}
+		lanes, err := c.Lanes()
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if want := map[string]int{"one queue": 0, "lanes": 2}[name]; len(lanes) != want {
+			t.Errorf("%s: %d lanes, want %d", name, len(lanes), want)
+		}
+	}
+}
+
 // Values sesq cannot run with are refused: by the schema (helm template and
 // helm lint alike), or by a template's fail (helm template; helm lint
 // reports a template's fail as [INFO] only, by design).
@@ -263,6 +358,21 @@ func TestHelmRefusesBrokenValues(t *testing.T) {
 		{"KEDA minimum above maximum", helmMinimal + "keda: {enabled: true, minReplicaCount: 5, maxReplicaCount: 2}\n", "keda.minReplicaCount (5) exceeds", false},
 		{"KEDA without a region", "queueUrl: http://localhost:4566/000000000000/mail\ndlqUrl: http://localhost:4566/000000000000/mail-dlq\nkeda: {enabled: true}\n", "keda.awsRegion", false},
 		{"KEDA workload identity without IRSA", helmMinimal + "keda: {enabled: true, auth: {identityOwner: workload}}\n", "serviceAccount.roleArn", false},
+		{"no queue at all", "config: {concurrency: 8}\n", "/queueUrl", true},
+		{"FIFO queue, standard dead-letter queue", "queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/mail.fifo\ndlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/mail-dlq\n", "a FIFO queue needs a FIFO dead-letter queue", false},
+		{"lanes beside one queue", helmMinimal + helmLanes, "lanes exclude queueUrl and dlqUrl", false},
+		{"lane given twice", helmLaneList + "  - {name: bulk-mail, queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/b, dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/b-dlq}\n", "the lane bulk-mail is given twice", false},
+		{"lanes sharing a queue", helmLaneList + "  - {name: more, queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/mail-bulk, dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/more-dlq}\n", "lanes bulk-mail and more share the queue", false},
+		{"lane DLQ is a lane's queue", helmLaneList + "  - {name: more, queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/more, dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/mail}\n", "lanes transactional and more share the queue", false},
+		{"FIFO lane, standard dead-letter queue", "lanes: [{name: orders, queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/orders.fifo, dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/orders-dlq}]\n", "lanes[0] (lane orders): a FIFO queue needs a FIFO dead-letter queue", false},
+		{"lane without a dead-letter queue", "lanes: [{name: bulk, queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/bulk}]\n", "dlqUrl", true},
+		{"lane weight 0", "lanes: [{name: bulk, queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/bulk, dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/bulk-dlq, weight: 0}]\n", "/lanes/0/weight", true},
+		{"lane weight 1001", "lanes: [{name: bulk, queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/bulk, dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/bulk-dlq, weight: 1001}]\n", "/lanes/0/weight", true},
+		{"lane name with capitals", "lanes: [{name: Bulk, queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/bulk, dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/bulk-dlq}]\n", "/lanes/0/name", true},
+		{"lane name with an underscore", "lanes: [{name: bulk_mail, queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/bulk, dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/bulk-dlq}]\n", "/lanes/0/name", true},
+		{"unknown fairness", helmMinimal + "config: {fairness: round-robin}\n", "/config/fairness", true},
+		{"tenant share 0", helmMinimal + "config: {tenantShare: 0}\n", "/config/tenantShare", true},
+		{"tenant share above 1", helmMinimal + "config: {tenantShare: 1.5}\n", "/config/tenantShare", true},
 	}
 	for _, c := range cases {
 		cmds := []string{"template"}
@@ -278,10 +388,50 @@ func TestHelmRefusesBrokenValues(t *testing.T) {
 			}
 		}
 	}
-	// Past the schema, the template refuses SESQ_ variables in extraEnv too.
+	// Past the schema, the template refuses what the schema refuses first:
+	// SESQ_ variables in extraEnv, a missing queue.
+	for values, want := range map[string]string{
+		"dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/mail-dlq\n":        "queueUrl: the source queue's URL is required (SESQ_QUEUE_URL), or lanes",
+		"lanes: [{name: bulk, queueUrl: https://sqs.eu-west-1.amazonaws.com/1/b}]\n": "lanes[0].dlqUrl (lane bulk): every lane needs a dead-letter queue of its own",
+	} {
+		if _, err := helm(t, bin, "template", values, "--skip-schema-validation"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("the template accepted %q without saying %q: %v", values, want, err)
+		}
+	}
 	_, err := helm(t, bin, "template", helmMinimal+"extraEnv: [{name: SESQ_CONCURRENCY, value: \"8\"}]\n", "--skip-schema-validation")
 	if err == nil || !strings.Contains(err.Error(), "extraEnv: SESQ_CONCURRENCY is a sesq setting") {
 		t.Errorf("the template accepted SESQ_CONCURRENCY in extraEnv: %v", err)
+	}
+}
+
+// Each broken variant of a good render with lanes is refused with the right
+// reason.
+func TestHelmCheckRefusesBrokenLaneRenders(t *testing.T) {
+	good, _ := helmRender(t, helmLanes)
+	rules := helmRules(t)
+	if probs := CheckHelm(good, rules); len(probs) > 0 {
+		t.Fatalf("the good render has problems: %v", probs)
+	}
+	const queues = "            - name: SESQ_QUEUES\n"
+	cases := []struct{ name, old, new, want string }{
+		{"one queue beside lanes", queues, "            - name: SESQ_QUEUE_URL\n              value: \"https://sqs.eu-west-1.amazonaws.com/123456789012/mail\"\n" + queues, "one queue or lanes, not both"},
+		{"lanes without their dead-letter queues", "            - name: SESQ_DLQ_URLS\n", "            - name: SESQ_DLQ_URLS_\n", "does not get SESQ_DLQ_URLS, which sesq run requires"},
+		{"a lane without a trigger", "queueURL: \"https://sqs.eu-west-1.amazonaws.com/123456789012/mail-bulk\"", "queueURL: \"https://sqs.eu-west-1.amazonaws.com/123456789012/mail\"", "want one aws-sqs-queue trigger per lane"},
+		{"largest lane instead of the sum", "formula: \"lane_transactional + lane_bulk_mail\"", "formula: \"max(lane_transactional, lane_bulk_mail)\"", "want advanced.scalingModifiers.formula adding every lane's trigger"},
+		{"a lane left out of the sum", "formula: \"lane_transactional + lane_bulk_mail\"", "formula: \"lane_transactional\"", "want advanced.scalingModifiers.formula adding every lane's trigger"},
+		{"no sum", "    scalingModifiers:\n", "    scalingModifiers_:\n", "want advanced.scalingModifiers.formula adding every lane's trigger"},
+		{"a trigger without a name", "      name: lane_bulk_mail\n", "", "want advanced.scalingModifiers.formula adding every lane's trigger"},
+		{"sum without a target", "      target: \"500\"", "      target: \"0\"", "advanced.scalingModifiers.target \"0\" is not a positive number"},
+		{"sum as one value for the fleet", "      metricType: AverageValue", "      metricType: Value", "want AverageValue"},
+	}
+	for _, c := range cases {
+		if !strings.Contains(good, c.old) {
+			t.Fatalf("%s: the render lacks %q", c.name, c.old)
+		}
+		probs := strings.Join(CheckHelm(strings.Replace(good, c.old, c.new, 1), rules), "\n")
+		if !strings.Contains(probs, c.want) {
+			t.Errorf("%s: problems %q, want one saying %q", c.name, probs, c.want)
+		}
 	}
 }
 

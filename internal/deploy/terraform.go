@@ -143,24 +143,47 @@ func children(b *hclsyntax.Block, typ string) []*hclsyntax.Block {
 }
 
 // refs renders the references an expression makes, e.g. aws_sqs_queue.dlq.arn.
+// An attribute of an instance picked by a key that is not a constant
+// (aws_sqs_queue.lane_dlq[each.key].arn) is rendered both as the resource
+// (aws_sqs_queue.lane_dlq) and as that attribute of it
+// (aws_sqs_queue.lane_dlq.arn).
 func refs(e hclsyntax.Expression) []string {
 	if e == nil {
 		return nil
 	}
 	var out []string
 	for _, t := range e.Variables() {
-		var parts []string
-		for _, s := range t {
-			switch s := s.(type) {
-			case hcl.TraverseRoot:
-				parts = append(parts, s.Name)
-			case hcl.TraverseAttr:
-				parts = append(parts, s.Name)
-			}
-		}
-		out = append(out, strings.Join(parts, "."))
+		out = append(out, traversalName(t))
 	}
+	hclsyntax.VisitAll(e, func(n hclsyntax.Node) hcl.Diagnostics {
+		rt, ok := n.(*hclsyntax.RelativeTraversalExpr)
+		if !ok {
+			return nil
+		}
+		ix, ok := rt.Source.(*hclsyntax.IndexExpr)
+		if !ok {
+			return nil
+		}
+		if col, ok := ix.Collection.(*hclsyntax.ScopeTraversalExpr); ok {
+			out = append(out, traversalName(col.Traversal)+"."+traversalName(rt.Traversal))
+		}
+		return nil
+	})
 	return out
+}
+
+// traversalName renders a traversal's names, without its indexes.
+func traversalName(t hcl.Traversal) string {
+	var parts []string
+	for _, s := range t {
+		switch s := s.(type) {
+		case hcl.TraverseRoot:
+			parts = append(parts, s.Name)
+		case hcl.TraverseAttr:
+			parts = append(parts, s.Name)
+		}
+	}
+	return strings.Join(parts, ".")
 }
 
 // refersTo tells whether e is (or mentions) the reference want.

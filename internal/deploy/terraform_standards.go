@@ -128,6 +128,14 @@ var wantValidations = []struct {
 			`{ image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/ecr-public/aws-observability/aws-otel-collector@sha256:` + strings.Repeat("0a", 32) + `" }`},
 		[]string{`{ image = "public.ecr.aws/aws-observability/aws-otel-collector:v0.48.0" }`, `{ image = "public.ecr.aws/aws-observability/aws-otel-collector:latest" }`,
 			`{ image = "aws-otel-collector@sha256:abc" }`, "{ trace_sample_ratio = 1.5 }", "{ trace_sample_ratio = -0.1 }", "{ memory = 32 }", "{ cpu = -1 }", "{ cpu = 1.5 }"}},
+	{"lanes",
+		[]string{`[]`, `[{ name = "transactional", weight = 8 }, { name = "bulk" }]`, `[{ name = "orders", fifo = true }]`, `[{ name = "2nd-lane", weight = 1000 }]`,
+			`[{ name = "` + strings.Repeat("l", 32) + `" }]`},
+		[]string{`[{ name = "bulk" }, { name = "bulk", weight = 2 }]`, `[{ name = "bulk", weight = 0 }]`, `[{ name = "bulk", weight = 1.5 }]`, `[{ name = "bulk", weight = -1 }]`, `[{ name = "bulk", weight = 1001 }]`,
+			`[{ name = "Bulk" }]`, `[{ name = "bulk_mail" }]`, `[{ name = "bulk mail" }]`, `[{ name = "" }]`, `[{ name = "` + strings.Repeat("l", 33) + `" }]`,
+			`[{ name = "a" }, { name = "b" }, { name = "c" }, { name = "d" }, { name = "e" }, { name = "f" }, { name = "g" }, { name = "h" }, { name = "i" }, { name = "j" }, { name = "k" }]`}},
+	{"fairness", []string{`"tenant"`, `"off"`}, []string{`"on"`, `""`, `"Tenant"`}},
+	{"tenant_share", []string{"0.5", "1", "0.01"}, []string{"0", "-0.5", "1.5"}},
 	{"cloudwatch_metrics_namespace", []string{`"sesq"`, `"Mail/sesq prod"`, `"mail:sesq#1"`}, []string{`""`, `"   "`, `"AWS/SES"`, `"sesq*"`, `"` + strings.Repeat("n", 256) + `"`}},
 }
 
@@ -146,6 +154,7 @@ var wantOutputs = map[string]string{
 	"service_name":           "aws_ecs_service.sesq.name",
 	"configuration_set_name": "aws_sesv2_configuration_set.sesq.configuration_set_name",
 	"metrics_log_group_name": "aws_cloudwatch_log_group.metrics.name",
+	"lanes":                  "local.lane_queues",
 }
 
 // deprecatedOutputs are kept for one release under their former names.
@@ -209,7 +218,7 @@ func checkEncryption(m *Module, bad func(string, ...any)) {
 	} else if d, ok := m.value(attr(v, "default")); !ok || !d.IsNull() {
 		bad("variable kms_key_arn must default to null (SQS-managed SSE)")
 	}
-	for _, name := range []string{"source", "dlq"} {
+	for _, name := range []string{"source", "dlq", "lane", "lane_dlq"} {
 		q := m.Block("resource", "aws_sqs_queue", name)
 		if q == nil {
 			continue
@@ -360,16 +369,32 @@ func checkGatedGrants(m *Module, files map[string]string, bad func(string, ...an
 }
 
 // resourceNames renders each resource of a statement: a reference as its
-// name (aws_sqs_queue.dlq.arn), a string template as its text with each
+// name (aws_sqs_queue.dlq.arn), an attribute of every instance of a
+// resource as a splat (values(aws_sqs_queue.lane)[*].arn is
+// aws_sqs_queue.lane[*].arn), a string template as its text with each
 // interpolation's references (${aws_cloudwatch_log_group.metrics.arn}:*),
-// so that an ARN and a pattern built on it differ.
+// so that an ARN and a pattern built on it differ; through concat(...).
 func resourceNames(e hclsyntax.Expression) []string {
+	if f, ok := e.(*hclsyntax.FunctionCallExpr); ok && f.Name == "concat" {
+		var out []string
+		for _, a := range f.Args {
+			out = append(out, resourceNames(a)...)
+		}
+		return out
+	}
+	if sp, ok := e.(*hclsyntax.SplatExpr); ok {
+		return []string{splatName(sp)}
+	}
 	t, ok := e.(*hclsyntax.TupleConsExpr)
 	if !ok {
 		return refs(e)
 	}
 	var out []string
 	for _, el := range t.Exprs {
+		if sp, ok := el.(*hclsyntax.SplatExpr); ok {
+			out = append(out, splatName(sp))
+			continue
+		}
 		tmpl, ok := el.(*hclsyntax.TemplateExpr)
 		if !ok || tmpl.IsStringLiteral() {
 			out = append(out, refs(el)...)
@@ -386,6 +411,20 @@ func resourceNames(e hclsyntax.Expression) []string {
 		out = append(out, b.String())
 	}
 	return out
+}
+
+// splatName renders a splat over a resource's instances (or over values()
+// of them) as RESOURCE[*].ATTR.
+func splatName(sp *hclsyntax.SplatExpr) string {
+	var attrs []string
+	if rt, ok := sp.Each.(*hclsyntax.RelativeTraversalExpr); ok {
+		for _, s := range rt.Traversal {
+			if a, ok := s.(hcl.TraverseAttr); ok {
+				attrs = append(attrs, a.Name)
+			}
+		}
+	}
+	return strings.Join(refs(sp.Source), ",") + "[*]." + strings.Join(attrs, ".")
 }
 
 // configurationSetARN is the task role's configuration set grant: the
@@ -470,6 +509,7 @@ var validationFuncs = map[string]function.Function{
 	"contains": stdlib.ContainsFunc,
 	"length":   lengthFunc,
 	"floor":    stdlib.FloorFunc,
+	"distinct": stdlib.DistinctFunc,
 	"alltrue":  boolsFunc(true),
 	"anytrue":  boolsFunc(false),
 }
@@ -611,7 +651,7 @@ func checkAlarms(m *Module, bad func(string, ...any)) {
 	if !refersTo(m.Local("alarm_actions"), "var.alarm_topic_arn") {
 		bad("want a local alarm_actions from var.alarm_topic_arn")
 	}
-	var dlqAlarm, ageAlarm, bounceAlarm, complaintAlarm bool
+	var dlqAlarm, ageAlarm, laneDLQAlarm, laneAgeAlarm, bounceAlarm, complaintAlarm bool
 	for _, a := range m.Blocks("resource", "aws_cloudwatch_metric_alarm") {
 		name := a.Labels[1]
 		if !refersTo(attr(a, "alarm_actions"), "local.alarm_actions") || !refersTo(attr(a, "ok_actions"), "local.alarm_actions") {
@@ -626,6 +666,10 @@ func checkAlarms(m *Module, bad func(string, ...any)) {
 			dlqAlarm = true
 		case metric == "ApproximateAgeOfOldestMessage" && refersTo(dims["QueueName"], "aws_sqs_queue.source.name"):
 			ageAlarm = true
+		case metric == "ApproximateNumberOfMessagesVisible" && refersTo(dims["QueueName"], "aws_sqs_queue.lane_dlq.name"):
+			laneDLQAlarm = refersTo(attr(a, "for_each"), "local.other_lanes")
+		case metric == "ApproximateAgeOfOldestMessage" && refersTo(dims["QueueName"], "aws_sqs_queue.lane.name"):
+			laneAgeAlarm = refersTo(attr(a, "for_each"), "local.other_lanes") && refersTo(attr(a, "threshold"), "var.oldest_message_alarm_seconds")
 		case ns == "AWS/SES" && metric == "Reputation.BounceRate" && len(dims) == 0 && rising:
 			bounceAlarm = refersTo(attr(a, "threshold"), "var.bounce_rate_alarm_threshold")
 		case ns == "AWS/SES" && metric == "Reputation.ComplaintRate" && len(dims) == 0 && rising:
@@ -637,6 +681,12 @@ func checkAlarms(m *Module, bad func(string, ...any)) {
 	}
 	if !ageAlarm {
 		bad("no alarm on the age of the oldest message of the source queue")
+	}
+	if !laneDLQAlarm {
+		bad("no alarm on messages in each lane's dead-letter queue (for_each = local.other_lanes)")
+	}
+	if !laneAgeAlarm {
+		bad("no alarm on the age of the oldest message of each lane's queue (for_each = local.other_lanes, threshold var.oldest_message_alarm_seconds)")
 	}
 	if !bounceAlarm {
 		bad("no alarm on the account's SES bounce rate (AWS/SES Reputation.BounceRate rising to var.bounce_rate_alarm_threshold)")

@@ -1,5 +1,6 @@
-# A sesq fleet with every option of the module: a customer-managed KMS key
-# for the queues and the idempotency table, roles under a path and a
+# A sesq fleet with every option of the module: two priority lanes
+# (transactional mail and bulk, eight to one), a customer-managed
+# KMS key for the queues and the idempotency table, roles under a path and a
 # permissions boundary, tags (with the provider's default_tags), Graviton
 # (ARM64) tasks mostly on Fargate Spot, the SES v2 API, a ledger key from
 # Secrets Manager, alarms to an SNS topic, a configuration set whose events
@@ -139,6 +140,17 @@ module "sesq" {
     CostCenter  = "mail"
   }
 
+  # Two lanes: password resets and receipts on transactional, newsletters on
+  # bulk. Each task reads both; while both have messages waiting,
+  # transactional gets eight times bulk's share of the senders and the send
+  # rate, and an empty transactional lane costs bulk nothing. Autoscaling
+  # follows the two queues' backlog together. transactional, first, keeps
+  # the queues sesq and sesq-dlq; bulk gets sesq-bulk and sesq-bulk-dlq.
+  lanes = [
+    { name = "transactional", weight = 8 },
+    { name = "bulk", weight = 1 },
+  ]
+
   # Encryption.
   kms_key_arn                       = aws_kms_key.sesq.arn
   kms_data_key_reuse_period_seconds = 3600
@@ -163,6 +175,8 @@ module "sesq" {
   # The worker.
   transport             = "api-v2"
   concurrency           = 64
+  fairness              = "tenant"
+  tenant_share          = 0.25
   ledger_key_secret_arn = var.ledger_key_secret_arn
   log_retention_days    = 90
 
@@ -188,14 +202,14 @@ module "sesq" {
   cloudwatch_metrics_namespace = "Mail/sesq"
 }
 
-output "queue_url" {
-  description = "SESQ_QUEUE_URL for producers."
-  value       = module.sesq.queue_url
+output "queue_urls" {
+  description = "Where producers enqueue, by lane: transactional and bulk."
+  value       = { for name, lane in module.sesq.lanes : name => lane.queue_url }
 }
 
-output "dead_letter_queue_url" {
-  description = "SESQ_DLQ_URL for `sesq dlq`."
-  value       = module.sesq.dead_letter_queue_url
+output "dead_letter_queue_urls" {
+  description = "Each lane's dead-letter queue, for `sesq dlq`."
+  value       = { for name, lane in module.sesq.lanes : name => lane.dead_letter_queue_url }
 }
 
 output "task_role_arn" {

@@ -37,6 +37,45 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message" {
   tags                = var.tags
 }
 
+# The same two for each lane after the first (the first lane's queues are
+# the module's own, whose alarms are above).
+
+resource "aws_cloudwatch_metric_alarm" "lane_dead_letters" {
+  for_each            = local.other_lanes
+  alarm_name          = "${var.name}-${each.key}-dead-letters"
+  alarm_description   = "Messages are in ${aws_sqs_queue.lane_dlq[each.key].name}, lane ${each.key}'s dead-letter queue: look with `sesq dlq inspect`, then replay or purge."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.lane_dlq[each.key].name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "lane_oldest_message" {
+  for_each            = local.other_lanes
+  alarm_name          = "${var.name}-${each.key}-oldest-message"
+  alarm_description   = "The oldest message in ${aws_sqs_queue.lane[each.key].name} (lane ${each.key}) waited over ${var.oldest_message_alarm_seconds}s: the fleet is not keeping up, or cannot reach SES."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.lane[each.key].name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.oldest_message_alarm_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
 # SES reputation. A delegate sender's account answers for the bounces and
 # complaints of what it sends for other accounts' identities: SES reviews
 # the account at a 5 % bounce or 0.1 % complaint rate and may pause its

@@ -1,7 +1,19 @@
 # Target tracking on backlog per task: visible messages of the source queue
-# divided by the running tasks (metric math over SQS and Container Insights).
-# Tasks are added when each has more than backlog_per_task_target messages
-# waiting, and removed (more slowly) when they have fewer.
+# (with lanes, of every lane's queue, summed) divided by the running tasks
+# (metric math over SQS and Container Insights). Tasks are added when each
+# has more than backlog_per_task_target messages waiting, and removed (more
+# slowly) when they have fewer.
+
+locals {
+  # A metric id per lane after the first (ids: a lowercase letter, then
+  # letters, digits and underscores; lane names have no underscore, so
+  # they stay distinct).
+  lane_metric_ids = { for k, l in local.other_lanes : k => "visible_${replace(k, "-", "_")}" }
+  # The visible messages of every queue the tasks read. With lanes, a lane
+  # without data points (SQS publishes none for a queue idle for hours)
+  # counts as 0 instead of leaving the sum, and the policy, without data.
+  visible_messages = length(local.lane_metric_ids) == 0 ? "visible" : "(${join(" + ", [for id in concat(["visible"], values(local.lane_metric_ids)) : "FILL(${id}, 0)"])})"
+}
 
 resource "aws_appautoscaling_target" "sesq" {
   service_namespace  = "ecs"
@@ -50,6 +62,25 @@ resource "aws_appautoscaling_policy" "backlog_per_task" {
           }
         }
       }
+      dynamic "metrics" {
+        for_each = local.lane_metric_ids
+        content {
+          id          = metrics.value
+          label       = "Visible messages in ${aws_sqs_queue.lane[metrics.key].name}"
+          return_data = false
+          metric_stat {
+            stat = "Sum"
+            metric {
+              namespace   = "AWS/SQS"
+              metric_name = "ApproximateNumberOfMessagesVisible"
+              dimensions {
+                name  = "QueueName"
+                value = aws_sqs_queue.lane[metrics.key].name
+              }
+            }
+          }
+        }
+      }
       metrics {
         id          = "tasks"
         label       = "Running tasks of ${aws_ecs_service.sesq.name}"
@@ -73,7 +104,7 @@ resource "aws_appautoscaling_policy" "backlog_per_task" {
       metrics {
         id          = "backlog_per_task"
         label       = "Visible messages per running task"
-        expression  = "visible / IF(tasks > 0, tasks, 1)"
+        expression  = "${local.visible_messages} / IF(tasks > 0, tasks, 1)"
         return_data = true
       }
     }

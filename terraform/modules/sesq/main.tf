@@ -5,17 +5,56 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
+  # A FIFO queue's redrive maxReceiveCount: SQS's largest. The worker hands
+  # a FIFO message back by its visibility (keeping its place in its group),
+  # so retries, quota deferrals and holds each count one more receive.
+  fifo_max_receive_count = 1000
+
   region       = data.aws_region.current.id
   cluster_name = element(split("/", var.cluster_arn), 1)
   allowed      = length(var.allowed_identities) > 0 ? var.allowed_identities : var.identity_arns
   # Fargate allows at most 120 s between SIGTERM and SIGKILL.
   stop_timeout = min(var.shutdown_timeout_seconds + var.wait_time_seconds + 15, 120)
 
-  # Every SESQ_* setting the worker reads (internal/config), handed to the container.
+  # Priority lanes (var.lanes). The first lane is the module's own queues,
+  # source and dlq, whose addresses and names never change, so that adding
+  # lanes to a deployment destroys no queue; the others get queues of their
+  # own (aws_sqs_queue.lane and lane_dlq, by lane name). Without lanes the
+  # source queue is the one queue, read through SESQ_QUEUE_URL.
+  lanes_on    = length(var.lanes) > 0
+  first_lane  = try(var.lanes[0], { name = "", weight = 1, fifo = false })
+  other_lanes = { for i, l in var.lanes : l.name => l if i > 0 }
+
+  # Every lane's queues by lane name (output lanes; SESQ_QUEUES and
+  # SESQ_DLQ_URLS); empty without lanes.
+  lane_queues = merge(local.lanes_on ? {
+    (local.first_lane.name) = {
+      queue_url              = aws_sqs_queue.source.url
+      queue_arn              = aws_sqs_queue.source.arn
+      queue_name             = aws_sqs_queue.source.name
+      dead_letter_queue_url  = aws_sqs_queue.dlq.url
+      dead_letter_queue_arn  = aws_sqs_queue.dlq.arn
+      dead_letter_queue_name = aws_sqs_queue.dlq.name
+    }
+    } : {}, { for k, q in aws_sqs_queue.lane : k => {
+      queue_url              = q.url
+      queue_arn              = q.arn
+      queue_name             = q.name
+      dead_letter_queue_url  = aws_sqs_queue.lane_dlq[k].url
+      dead_letter_queue_arn  = aws_sqs_queue.lane_dlq[k].arn
+      dead_letter_queue_name = aws_sqs_queue.lane_dlq[k].name
+  } })
+
+  # Every SESQ_* setting the worker reads (internal/config), handed to the
+  # container. The queues are one queue (SESQ_QUEUE_URL, SESQ_DLQ_URL) or
+  # lanes (SESQ_QUEUES, SESQ_DLQ_URLS): the other form is empty, which sesq
+  # reads as unset.
   environment = {
     AWS_REGION              = local.region
-    SESQ_QUEUE_URL          = aws_sqs_queue.source.url
-    SESQ_DLQ_URL            = aws_sqs_queue.dlq.url
+    SESQ_QUEUE_URL          = local.lanes_on ? "" : aws_sqs_queue.source.url
+    SESQ_DLQ_URL            = local.lanes_on ? "" : aws_sqs_queue.dlq.url
+    SESQ_QUEUES             = join(",", [for l in var.lanes : "${l.name}=${local.lane_queues[l.name].queue_url}:${l.weight}"])
+    SESQ_DLQ_URLS           = join(",", [for l in var.lanes : "${l.name}=${local.lane_queues[l.name].dead_letter_queue_url}"])
     SESQ_CONCURRENCY        = tostring(var.concurrency)
     SESQ_BATCH_SIZE         = tostring(var.batch_size)
     SESQ_WAIT_TIME          = "${var.wait_time_seconds}s"
@@ -33,6 +72,8 @@ locals {
     SESQ_LOG_FORMAT         = var.log_format
     SESQ_SEND_RATE          = tostring(var.send_rate)
     SESQ_METRICS_TENANTS    = tostring(var.metrics_tenants)
+    SESQ_FAIRNESS           = var.fairness
+    SESQ_TENANT_SHARE       = tostring(var.tenant_share)
     SESQ_IDEMPOTENCY_TABLE  = aws_dynamodb_table.idempotency.name
     SESQ_IDEMPOTENCY_TTL    = var.idempotency_ttl
     SESQ_TRANSPORT          = var.transport
@@ -55,10 +96,14 @@ locals {
 # Queues. The worker routes classified failures to the dead-letter queue
 # itself; SQS's redrive (maxReceiveCount above the worker's attempts) is the
 # safety net for messages no worker could handle at all. Both queues are
-# encrypted: with SSE-KMS under kms_key_arn, else with SQS-managed SSE.
+# encrypted: with SSE-KMS under kms_key_arn, else with SQS-managed SSE. With
+# lanes, these two are the first lane's, FIFO if it is (a FIFO queue's
+# dead-letter queue must be FIFO too), and every other lane has a pair of
+# its own below.
 
 resource "aws_sqs_queue" "dlq" {
-  name                              = "${var.name}-dlq"
+  name                              = local.first_lane.fifo ? "${var.name}-dlq.fifo" : "${var.name}-dlq"
+  fifo_queue                        = local.first_lane.fifo ? true : null
   message_retention_seconds         = 14 * 24 * 3600
   sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
   kms_master_key_id                 = var.kms_key_arn
@@ -67,7 +112,10 @@ resource "aws_sqs_queue" "dlq" {
 }
 
 resource "aws_sqs_queue" "source" {
-  name                              = var.name
+  name                              = local.first_lane.fifo ? "${var.name}.fifo" : var.name
+  fifo_queue                        = local.first_lane.fifo ? true : null
+  deduplication_scope               = local.first_lane.fifo ? "messageGroup" : null
+  fifo_throughput_limit             = local.first_lane.fifo ? "perMessageGroupId" : null
   visibility_timeout_seconds        = var.visibility_timeout_seconds
   receive_wait_time_seconds         = var.wait_time_seconds
   message_retention_seconds         = 4 * 24 * 3600
@@ -76,7 +124,7 @@ resource "aws_sqs_queue" "source" {
   kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : var.kms_data_key_reuse_period_seconds
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq.arn
-    maxReceiveCount     = var.max_receive_count
+    maxReceiveCount     = local.first_lane.fifo ? local.fifo_max_receive_count : var.max_receive_count
   })
   tags = var.tags
 
@@ -86,6 +134,59 @@ resource "aws_sqs_queue" "source" {
       error_message = "max_receive_count must exceed max_attempts: the worker's own dead-letter routing comes first."
     }
   }
+}
+
+# The lanes after the first: a queue and a dead-letter queue each, named
+# NAME-LANE and NAME-LANE-dlq (.fifo for a FIFO lane), set up as the first
+# lane's. A FIFO lane is in high-throughput mode (deduplication and the
+# throughput limit per message group): sesq's groups are tenants or
+# recipients, many of them.
+
+resource "aws_sqs_queue" "lane_dlq" {
+  for_each                          = local.other_lanes
+  name                              = each.value.fifo ? "${var.name}-${each.key}-dlq.fifo" : "${var.name}-${each.key}-dlq"
+  fifo_queue                        = each.value.fifo ? true : null
+  message_retention_seconds         = 14 * 24 * 3600
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : var.kms_data_key_reuse_period_seconds
+  tags                              = var.tags
+
+  lifecycle {
+    # SQS: queue names of at most 80 characters, .fifo included.
+    precondition {
+      condition     = length(var.name) + length(each.key) + 10 <= 80
+      error_message = "The queues of lane ${each.key} would be named ${var.name}-${each.key}-dlq.fifo and the like: name and the lane's name must be 70 characters at most together (SQS queue names: 80)."
+    }
+  }
+}
+
+resource "aws_sqs_queue" "lane" {
+  for_each                          = local.other_lanes
+  name                              = each.value.fifo ? "${var.name}-${each.key}.fifo" : "${var.name}-${each.key}"
+  fifo_queue                        = each.value.fifo ? true : null
+  deduplication_scope               = each.value.fifo ? "messageGroup" : null
+  fifo_throughput_limit             = each.value.fifo ? "perMessageGroupId" : null
+  visibility_timeout_seconds        = var.visibility_timeout_seconds
+  receive_wait_time_seconds         = var.wait_time_seconds
+  message_retention_seconds         = 4 * 24 * 3600
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : var.kms_data_key_reuse_period_seconds
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.lane_dlq[each.key].arn
+    maxReceiveCount     = each.value.fifo ? local.fifo_max_receive_count : var.max_receive_count
+  })
+  tags = var.tags
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "lane_dlq" {
+  for_each  = local.other_lanes
+  queue_url = aws_sqs_queue.lane_dlq[each.key].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.lane[each.key].arn]
+  })
 }
 
 # Duplicate suppression for the fleet: one item per envelope id that SES
@@ -122,9 +223,9 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
   })
 }
 
-# IAM. The task role may consume the source queue, re-enqueue on it (quota
-# deferrals and shutdown hand-backs carry their attempt count in a new
-# message), write the dead-letter queue, send as a delegate for the given
+# IAM. The task role may consume the source queue (and every lane's),
+# re-enqueue on it (quota deferrals and shutdown hand-backs carry their
+# attempt count in a new message), write the dead-letter queue (each lane's), send as a delegate for the given
 # identities, and read its send quota: nothing else, and no wildcard
 # resource but GetSendQuota's, which has none. Four grants depend on inputs:
 # the queues' and table's KMS key (kms_key_arn), used only through SQS and
@@ -147,17 +248,17 @@ data "aws_iam_policy_document" "task" {
   statement {
     sid       = "ConsumeSourceQueue"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
-    resources = [aws_sqs_queue.source.arn]
+    resources = concat([aws_sqs_queue.source.arn], values(aws_sqs_queue.lane)[*].arn)
   }
   statement {
     sid       = "RequeueOnSourceQueue"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.source.arn]
+    resources = concat([aws_sqs_queue.source.arn], values(aws_sqs_queue.lane)[*].arn)
   }
   statement {
     sid       = "WriteDeadLetters"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dlq.arn]
+    resources = concat([aws_sqs_queue.dlq.arn], values(aws_sqs_queue.lane_dlq)[*].arn)
   }
   statement {
     sid       = "SendAsDelegate"
@@ -267,13 +368,14 @@ resource "aws_iam_role_policy" "execution_secrets" {
   policy = data.aws_iam_policy_document.execution_secrets[0].json
 }
 
-# Producers attach this policy to enqueue envelopes. With kms_key_arn, SQS
-# needs the sender to generate and check a data key of the queue's key.
+# Producers attach this policy to enqueue envelopes, on every lane. With
+# kms_key_arn, SQS needs the sender to generate and check a data key of the
+# queue's key.
 data "aws_iam_policy_document" "producer" {
   statement {
     sid       = "EnqueueEnvelopes"
     actions   = ["sqs:SendMessage", "sqs:GetQueueUrl"]
-    resources = [aws_sqs_queue.source.arn]
+    resources = concat([aws_sqs_queue.source.arn], values(aws_sqs_queue.lane)[*].arn)
   }
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [1]
@@ -297,17 +399,18 @@ resource "aws_iam_policy" "producer" {
   tags   = var.tags
 }
 
-# Operators attach this policy to inspect, replay and purge the dead-letter queue.
+# Operators attach this policy to inspect, replay and purge the dead-letter
+# queue, and each lane's.
 data "aws_iam_policy_document" "operator" {
   statement {
     sid       = "ReadDeadLetters"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
-    resources = [aws_sqs_queue.dlq.arn]
+    resources = concat([aws_sqs_queue.dlq.arn], values(aws_sqs_queue.lane_dlq)[*].arn)
   }
   statement {
     sid       = "ReplayToSourceQueue"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.source.arn]
+    resources = concat([aws_sqs_queue.source.arn], values(aws_sqs_queue.lane)[*].arn)
   }
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [1]

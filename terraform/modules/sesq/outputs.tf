@@ -1,7 +1,7 @@
 # Queues.
 
 output "queue_url" {
-  description = "SESQ_QUEUE_URL: where producers enqueue envelopes."
+  description = "SESQ_QUEUE_URL: where producers enqueue envelopes. With lanes, the first lane's queue (see lanes)."
   value       = aws_sqs_queue.source.url
 }
 
@@ -16,7 +16,7 @@ output "queue_name" {
 }
 
 output "dead_letter_queue_url" {
-  description = "SESQ_DLQ_URL: the dead-letter queue (`sesq dlq inspect|replay|purge`)."
+  description = "SESQ_DLQ_URL: the dead-letter queue (`sesq dlq inspect|replay|purge`). With lanes, the first lane's (see lanes)."
   value       = aws_sqs_queue.dlq.url
 }
 
@@ -28,6 +28,14 @@ output "dead_letter_queue_arn" {
 output "dead_letter_queue_name" {
   description = "Name of the dead-letter queue."
   value       = aws_sqs_queue.dlq.name
+}
+
+output "lanes" {
+  description = "With lanes, each lane's queues and alarms by lane name: queue_url, queue_arn, queue_name, dead_letter_queue_url, dead_letter_queue_arn, dead_letter_queue_name, dead_letters_alarm_arn, oldest_message_alarm_arn. The first lane's are the module's own queues (queue_url, dead_letter_queue_url) and alarms. Empty without lanes."
+  value = { for k, q in local.lane_queues : k => merge(q, {
+    dead_letters_alarm_arn   = k == local.first_lane.name ? aws_cloudwatch_metric_alarm.dlq_not_empty.arn : aws_cloudwatch_metric_alarm.lane_dead_letters[k].arn
+    oldest_message_alarm_arn = k == local.first_lane.name ? aws_cloudwatch_metric_alarm.oldest_message.arn : aws_cloudwatch_metric_alarm.lane_oldest_message[k].arn
+  }) }
 }
 
 # Kept for one release under their former names.
@@ -72,7 +80,7 @@ output "task_execution_role_arn" {
 }
 
 output "producer_policy_arn" {
-  description = "Attach to producer services' roles: sqs:SendMessage on the source queue (and the queue's KMS key through SQS with kms_key_arn)."
+  description = "Attach to producer services' roles: sqs:SendMessage on the source queue and every lane's (and the queues' KMS key through SQS with kms_key_arn)."
   value       = aws_iam_policy.producer.arn
 }
 
@@ -82,7 +90,7 @@ output "producer_policy_json" {
 }
 
 output "operator_policy_arn" {
-  description = "Attach to operators' roles for `sesq dlq inspect|replay|purge`."
+  description = "Attach to operators' roles for `sesq dlq inspect|replay|purge`, on every lane's dead-letter queue."
   value       = aws_iam_policy.operator.arn
 }
 
@@ -121,7 +129,7 @@ output "configuration_set_arn" {
 }
 
 output "alarm_arns" {
-  description = "The alarms by name: dead letters, oldest message, SES bounce rate, SES complaint rate."
+  description = "The alarms by name: dead letters, oldest message (with lanes, the first lane's; the others' are in lanes), SES bounce rate, SES complaint rate."
   value = {
     dead_letters   = aws_cloudwatch_metric_alarm.dlq_not_empty.arn
     oldest_message = aws_cloudwatch_metric_alarm.oldest_message.arn

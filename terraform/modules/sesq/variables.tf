@@ -96,6 +96,37 @@ variable "capacity_provider_strategy" {
   }
 }
 
+# Priority lanes.
+
+variable "lanes" {
+  description = "Priority lanes: several queues one worker reads, each with its weight (SESQ_QUEUES) and its own dead-letter queue (SESQ_DLQ_URLS). name: 1 to 32 of [a-z0-9-]; weight: a whole number from 1 to 1000 (default 1), while several lanes have messages waiting, each gets senders and send rate in proportion to its weight (a lane without messages costs the others nothing); fifo: a FIFO queue and a FIFO dead-letter queue (NAME.fifo). The first lane keeps the module's own queues (NAME and NAME-dlq, outputs queue_url and dead_letter_queue_url), so that a deployment that adds lanes keeps its queue, the messages in it and its producers' URL as that lane; every other lane gets NAME-LANE and NAME-LANE-dlq. Keep the first lane first: putting another lane in front of it makes the module's queues that lane's and deletes the queues of the lane that was first. Empty: one queue (SESQ_QUEUE_URL and SESQ_DLQ_URL), as before."
+  type = list(object({
+    name   = string
+    weight = optional(number, 1)
+    fifo   = optional(bool, false)
+  }))
+  default  = []
+  nullable = false
+  validation {
+    condition     = alltrue([for l in var.lanes : can(regex("^[a-z0-9-]{1,32}$", l.name))])
+    error_message = "lanes: each name must be 1 to 32 lowercase letters, digits or hyphens (it names the lane's queues and is its key in SESQ_QUEUES)."
+  }
+  validation {
+    condition     = length(distinct([for l in var.lanes : l.name])) == length(var.lanes)
+    error_message = "lanes: each name may be given once."
+  }
+  validation {
+    condition     = alltrue([for l in var.lanes : l.weight >= 1 && l.weight <= 1000 && floor(l.weight) == l.weight])
+    error_message = "lanes: each weight must be a whole number from 1 to 1000."
+  }
+  validation {
+    # Each lane is a long poll of every task, a metric of the scaling policy
+    # and two alarms.
+    condition     = length(var.lanes) <= 10
+    error_message = "lanes: at most 10."
+  }
+}
+
 variable "identity_arns" {
   description = "SES identity ARNs the fleet may send for: the IAM policy's ses:Send* resources, and SESQ_ALLOWED_IDENTITIES unless allowed_identities is set. Each identity owner must authorize the task role (see examples/identity-owner)."
   type        = list(string)
@@ -488,6 +519,26 @@ variable "metrics_tenants" {
   validation {
     condition     = var.metrics_tenants >= 0 && var.metrics_tenants <= 1000 && floor(var.metrics_tenants) == var.metrics_tenants
     error_message = "metrics_tenants must be a whole number from 0 to 1000."
+  }
+}
+
+variable "fairness" {
+  description = "SESQ_FAIRNESS: tenant, the worker shares the SES send rate among the tenants waiting for it and holds a tenant to tenant_share of its senders while others wait; off: first come, first served."
+  type        = string
+  default     = "tenant"
+  validation {
+    condition     = contains(["tenant", "off"], var.fairness)
+    error_message = "fairness must be tenant or off."
+  }
+}
+
+variable "tenant_share" {
+  description = "SESQ_TENANT_SHARE: with fairness tenant, the largest share of a task's senders (SESQ_CONCURRENCY) one tenant may hold while other tenants wait, above 0 and at most 1."
+  type        = number
+  default     = 0.5
+  validation {
+    condition     = var.tenant_share > 0 && var.tenant_share <= 1
+    error_message = "tenant_share must be above 0 and at most 1."
   }
 }
 

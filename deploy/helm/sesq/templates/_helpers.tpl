@@ -51,12 +51,15 @@ app.kubernetes.io/component: worker
 {{- end }}
 
 {{/*
-The queues' region: awsRegion, else the region in the queue URL
-(https://sqs.REGION.amazonaws.com/… or the legacy https://REGION.queue.amazonaws.com/…),
-else empty.
+The queues' region: awsRegion, else the region in the queue URL, or the first
+lane's (https://sqs.REGION.amazonaws.com/… or the legacy
+https://REGION.queue.amazonaws.com/…), else empty.
 */}}
 {{- define "sesq.awsRegion" -}}
 {{- $url := .Values.queueUrl }}
+{{- if .Values.lanes }}
+{{- $url = (first .Values.lanes).queueUrl | toString }}
+{{- end }}
 {{- if .Values.awsRegion }}
 {{- .Values.awsRegion }}
 {{- else if regexMatch "^https://sqs\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/" $url }}
@@ -91,4 +94,31 @@ never lower it.
     secretKeyRef:
       name: {{ .secret | quote }}
       key: {{ .key | quote }}
+{{- end }}
+
+{{/* SESQ_QUEUES: each lane as NAME=URL:WEIGHT, comma-separated. */}}
+{{- define "sesq.queues" -}}
+{{- $lanes := list }}
+{{- range .Values.lanes }}
+{{- $lanes = append $lanes (printf "%s=%s:%d" .name .queueUrl (default 1 .weight | int64)) }}
+{{- end }}
+{{- join "," $lanes }}
+{{- end }}
+
+{{/* SESQ_DLQ_URLS: each lane's dead-letter queue as NAME=URL, comma-separated. */}}
+{{- define "sesq.dlqUrls" -}}
+{{- $lanes := list }}
+{{- range .Values.lanes }}
+{{- $lanes = append $lanes (printf "%s=%s" .name .dlqUrl) }}
+{{- end }}
+{{- join "," $lanes }}
+{{- end }}
+
+{{/*
+A lane's KEDA trigger name: a name its scalingModifiers formula can use
+(lane_ and the lane's name, hyphens as underscores; lane names have no
+underscore, so they stay distinct).
+*/}}
+{{- define "sesq.laneTrigger" -}}
+{{- printf "lane_%s" (replace "-" "_" .) }}
 {{- end }}
