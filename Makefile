@@ -23,7 +23,7 @@ HELM          = $(TOOLS_DIR)/helm-$(HELM_VERSION)
 
 EMULATORS = localstack/node_modules/.installed
 
-.PHONY: all build test guarantees vet fmt-check tf-fmt darwin demo demo-v2 deps tools fuzz bench bench-rate bench-profile bench-go clean
+.PHONY: all build test guarantees vet fmt-check tf-fmt darwin demo demo-v2 deps tools fuzz bench bench-tenants bench-rate bench-profile bench-go clean
 
 all: build
 
@@ -106,12 +106,24 @@ fuzz:
 	$(GO) test ./internal/telemetry/ -run '^$$' -fuzz '^FuzzParseXRay$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # The benchmark harness in ../shared/bench (see its README) against sesq and
-# the peers in the same run: backlog 20 000, SES latency 50 ms, concurrency 32.
+# the peers in the same run: backlog 20 000, SES latency 50 ms, concurrency 32;
+# then bench-tenants.
 BENCH       ?= ../shared/bench
 BENCH_FLAGS ?= -runs 3
 bench: build
 	$(GO) run -C $(BENCH) . -worker "sesq=$(CURDIR)/bin/sesq run" -peer sqs-consumer -peer naive-go -n-for naive-go=3000 \
 		-env SESQ_HTTP_ADDR= $(BENCH_FLAGS)
+	$(MAKE) --no-print-directory bench-tenants
+
+# Tenants, lanes and FIFO (internal/benchtools/tenants; docs/performance.md):
+# rate control with 1, 2 and 4 workers against one 200/s account, a noisy
+# tenant without and with fair sharing and with lanes, FIFO order under
+# transient faults. About 14 minutes; JSON lines in bin/bench-tenants/.
+# BENCH_TENANTS_FLAGS="-scenarios noisy-a -bulk 2000 -quiet-for 10s" for a
+# short run.
+BENCH_TENANTS_FLAGS ?=
+bench-tenants: deps build
+	$(GO) run ./internal/benchtools/tenants -sesq $(CURDIR)/bin/sesq $(BENCH_TENANTS_FLAGS)
 
 # Rate control against an account limit of 200/s, one worker and two at once,
 # and concurrency 256 beside the emulator's own ceiling.
