@@ -11,6 +11,16 @@
 // visibility timeout, so an email can (rarely) be sent twice; the
 // envelope id, claimed in the idempotency store before each send, is the
 // key that suppresses that.
+//
+// A worker reads one queue, or several (Config.Lanes), each with its own
+// dead-letter queue and a weight. Received messages wait in a dispatcher
+// that offers them to the senders by lane weight, round robin among
+// tenants (envelope.Envelope.Tenant) with a limit on one tenant's senders
+// while others wait, and in order within a FIFO message group; each
+// region's send rate goes to the tenants waiting for it in weighted fair
+// order (internal/ratelimit.Fair). On a FIFO queue a message is never put
+// back as a new message, which would go to the end of its group: it is
+// made visible again later instead, holding its group back meanwhile.
 package worker
 
 import (
