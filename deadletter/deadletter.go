@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/sesq/sesq/envelope"
+	"github.com/sesq/sesq/payload"
 )
 
 // The String message attributes of a dead-lettered message.
@@ -106,8 +107,8 @@ func (w *Writer) Write(ctx context.Context, m types.Message, f Failure) error {
 func Attributes(orig map[string]types.MessageAttributeValue, f Failure, sourceQueue string) map[string]types.MessageAttributeValue {
 	out := map[string]types.MessageAttributeValue{
 		AttrReason:      str(f.Reason),
-		AttrErrorCode:   str(orDash(f.Code)),
-		AttrError:       str(orDash(truncate(f.Error, MaxErrorLength))),
+		AttrErrorCode:   str(orDash(ErrorCode(f.Code))),
+		AttrError:       str(orDash(ErrorText(f.Error))),
 		AttrAttempts:    str(strconv.Itoa(f.Attempts)),
 		AttrFailedAt:    str(f.At.UTC().Format(time.RFC3339)),
 		AttrSourceQueue: str(orDash(sourceQueue)),
@@ -144,18 +145,21 @@ func Carried(orig map[string]types.MessageAttributeValue) []string {
 }
 
 // rank orders carried attributes: sesq-replays first (a replay limit must
-// hold), traceparent next (a trace must not break on the way through sesq),
-// the producer's others, tracestate last.
+// hold), then the size of an S3 payload (the extended clients read a
+// pointer only with it), traceparent next (a trace must not break on the
+// way through sesq), the producer's others, tracestate last.
 func rank(k string) int {
 	switch k {
 	case AttrReplays:
 		return 0
-	case "traceparent":
+	case payload.AttrSize, payload.AttrSizeLegacy:
 		return 1
+	case "traceparent":
+		return 2
 	case "tracestate":
-		return 3
+		return 4
 	}
-	return 2
+	return 3
 }
 
 // CarriedSystem is the system attribute sesq carries along when it writes
@@ -287,6 +291,18 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// MaxCodeLength caps the sesq-error-code attribute (codes are short; a
+// transport's own may come from a reply).
+const MaxCodeLength = 128
+
+// ErrorText is an error text as sesq keeps it on a message (the sesq-error
+// attribute, a ledger's final reason): at most MaxErrorLength bytes, so
+// that a message near SQS's size limit can still take it.
+func ErrorText(s string) string { return truncate(s, MaxErrorLength) }
+
+// ErrorCode is an error code as sesq keeps it: at most MaxCodeLength bytes.
+func ErrorCode(s string) string { return truncate(s, MaxCodeLength) }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
 func truncate(s string, n int) string {

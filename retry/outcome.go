@@ -117,11 +117,19 @@ const (
 	CodeUnfinished         = "DeliveriesUnfinished"
 	CodeShutdown           = "Shutdown"
 	CodeDeadLetterFailed   = "DeadLetterWriteFailed"
-	CodeTimeout            = transport.CodeTimeout
-	CodeConnection         = transport.CodeConnection
-	CodeUnknownError       = transport.CodeUnknown
-	CodeTLS                = transport.CodeTLS
-	CodeThrottling         = transport.CodeThrottling
+	// An S3 payload (package payload) that cannot be had: a pointer that is
+	// not one, a bucket not in SESQ_PAYLOAD_BUCKETS, an object that is gone
+	// or too large; and a fetch that failed and may pass.
+	CodePayloadPointer          = "PayloadPointerInvalid"
+	CodePayloadBucketNotAllowed = "PayloadBucketNotAllowed"
+	CodePayloadMissing          = "PayloadMissing"
+	CodePayloadTooLarge         = "PayloadTooLarge"
+	CodePayloadFetch            = "PayloadFetchFailed"
+	CodeTimeout                 = transport.CodeTimeout
+	CodeConnection              = transport.CodeConnection
+	CodeUnknownError            = transport.CodeUnknown
+	CodeTLS                     = transport.CodeTLS
+	CodeThrottling              = transport.CodeThrottling
 	// CodeNoRule marks a decision for a class the table has no rule for
 	// (a bug: the table test fails on it); the message is handed back.
 	CodeNoRule = "NoRule"

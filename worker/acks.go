@@ -33,6 +33,7 @@ type acks struct {
 
 	mu      sync.Mutex
 	ops     map[string]*ackOp // per handle: its pending or in-flight operation
+	then    map[string]func() // per handle: what to do once its delete succeeded
 	pending []string          // handles with a pending operation, oldest first
 	closing bool
 	calls   sync.WaitGroup
@@ -57,13 +58,24 @@ const (
 func newAcks(q Queue, url string, log *slog.Logger) *acks {
 	a := &acks{q: q, url: url, log: log, flushEvery: 50 * time.Millisecond,
 		slots: make(chan struct{}, ackCallsLimit), kick: make(chan struct{}, 1), done: make(chan struct{}),
-		ops: map[string]*ackOp{}, idle: make(chan struct{})}
+		ops: map[string]*ackOp{}, then: map[string]func(){}, idle: make(chan struct{})}
 	go a.run()
 	return a
 }
 
 // delete deletes a message from the queue.
 func (a *acks) delete(handle string) { a.submit(handle, deleteOp) }
+
+// deleteThen deletes a message and, once SQS confirmed the delete, runs
+// then (in a goroutine of its own, waited for by close). A delete that
+// fails, or is replaced by a later operation, never runs it: the message
+// will be delivered again.
+func (a *acks) deleteThen(handle string, then func()) {
+	a.mu.Lock()
+	a.then[handle] = then
+	a.mu.Unlock()
+	a.submit(handle, deleteOp)
+}
 
 // setVisibility makes a message visible again after d (0: at once).
 func (a *acks) setVisibility(handle string, d time.Duration) {
@@ -195,17 +207,17 @@ func (a *acks) call(handles []string) {
 		defer cancel()
 		batch := a.snapshot(handles)
 		for try := 1; ; try++ {
-			failed := a.send(ctx, batch)
+			failed, refused := a.send(ctx, batch)
 			last := try == maxAckTries || ctx.Err() != nil
 			if last && len(failed) > 0 {
 				a.log.Error("sqs ack failed", "op", opName(batch[0].visibility), "entries", len(failed), "tries", try)
 			}
-			if batch = a.settle(batch, failed, last); len(batch) == 0 {
+			if batch = a.settle(batch, failed, refused, last); len(batch) == 0 {
 				return
 			}
 			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
 			// What was asked for meanwhile replaces the retry.
-			if batch = a.settle(batch, handlesOf(batch), false); len(batch) == 0 {
+			if batch = a.settle(batch, handlesOf(batch), nil, false); len(batch) == 0 {
 				return
 			}
 		}
@@ -237,8 +249,9 @@ func (a *acks) snapshot(handles []string) []ackEntry {
 
 // settle ends the entries of a call that are done (sent, refused for good,
 // out of tries, or replaced meanwhile) and returns those to try again.
-// An operation asked for while one was in flight becomes pending now.
-func (a *acks) settle(batch []ackEntry, failed map[string]bool, last bool) []ackEntry {
+// An operation asked for while one was in flight becomes pending now. A
+// delete SQS confirmed runs what was to follow it.
+func (a *acks) settle(batch []ackEntry, failed, refused map[string]bool, last bool) []ackEntry {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var again []ackEntry
@@ -254,6 +267,12 @@ func (a *acks) settle(batch []ackEntry, failed map[string]bool, last bool) []ack
 			continue
 		}
 		delete(a.ops, e.handle)
+		then := a.then[e.handle]
+		delete(a.then, e.handle)
+		if then != nil && e.visibility == deleteOp && !failed[e.handle] && !refused[e.handle] {
+			a.calls.Add(1) // inside a call: close waits for it too
+			go func() { defer a.calls.Done(); then() }()
+		}
 	}
 	if len(a.pending) > 0 {
 		select {
@@ -268,8 +287,9 @@ func (a *acks) settle(batch []ackEntry, failed map[string]bool, last bool) []ack
 	return again
 }
 
-// send makes the batch call and returns the handles worth trying again.
-func (a *acks) send(ctx context.Context, batch []ackEntry) map[string]bool {
+// send makes the batch call and returns the handles worth trying again
+// and those SQS refused for good.
+func (a *acks) send(ctx context.Context, batch []ackEntry) (again, refused map[string]bool) {
 	var failed []types.BatchResultErrorEntry
 	var err error
 	if batch[0].visibility == deleteOp {
@@ -299,9 +319,8 @@ func (a *acks) send(ctx context.Context, batch []ackEntry) map[string]bool {
 		for _, e := range batch {
 			again[e.handle] = true
 		}
-		return again
+		return again, nil
 	}
-	var again map[string]bool
 	for _, f := range failed {
 		i, convErr := strconv.Atoi(aws.ToString(f.Id))
 		if convErr != nil || i < 0 || i >= len(batch) {
@@ -312,6 +331,10 @@ func (a *acks) send(ctx context.Context, batch []ackEntry) map[string]bool {
 			// cannot help; a delete that failed means a redelivery, which
 			// the idempotency key guards against.
 			a.log.Warn("sqs refused ack", "op", opName(batch[i].visibility), "code", aws.ToString(f.Code), "message", aws.ToString(f.Message))
+			if refused == nil {
+				refused = map[string]bool{}
+			}
+			refused[batch[i].handle] = true
 			continue
 		}
 		if again == nil {
@@ -319,7 +342,7 @@ func (a *acks) send(ctx context.Context, batch []ackEntry) map[string]bool {
 		}
 		again[batch[i].handle] = true
 	}
-	return again
+	return again, refused
 }
 
 func opName(visibility int32) string {

@@ -117,3 +117,27 @@ func TestAcksRetriesStopWhenReplaced(t *testing.T) {
 		}
 	})
 }
+
+// What follows a delete runs once SQS confirmed it, and never for a delete
+// SQS refused (the message would come back).
+func TestDeleteThenRunsOnlyAfterSQSConfirmed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, url, h := receiveOne(t)
+		a := newAcks(s.Client("w"), url, slog.New(slog.DiscardHandler))
+		ran := make(chan string, 2)
+		a.deleteThen(h, func() { ran <- "confirmed" })
+		a.deleteThen("no-such-handle", func() { ran <- "refused" })
+		a.close()
+		close(ran)
+		var got []string
+		for r := range ran {
+			got = append(got, r)
+		}
+		if len(got) != 1 || got[0] != "confirmed" {
+			t.Errorf("ran %v, want only the confirmed delete's", got)
+		}
+		if n := len(s.Messages(url)); n != 0 {
+			t.Errorf("%d messages left", n)
+		}
+	})
+}

@@ -53,6 +53,20 @@ type Config struct {
 	// tenant may hold while another tenant's message waits; 0.5 (0 means
 	// that default).
 	TenantShare float64
+	// PayloadFetches is how many messages with an S3 payload the worker
+	// holds at once, from the fetch to the end of the message: it bounds
+	// the memory large messages take; 4 (0 means that default).
+	PayloadFetches int
+}
+
+// DefaultPayloadFetches is Config.PayloadFetches's default.
+const DefaultPayloadFetches = 4
+
+func (c Config) payloadFetches() int {
+	if c.PayloadFetches <= 0 {
+		return DefaultPayloadFetches
+	}
+	return c.PayloadFetches
 }
 
 // DefaultTenantShare is Config.TenantShare's default.
@@ -87,7 +101,7 @@ func DefaultConfig() Config {
 		SendTimeout: 30 * time.Second, ShutdownTimeout: 25 * time.Second,
 		MaxAttempts: 8, BackoffInitial: 200 * time.Millisecond, BackoffMax: 30 * time.Second,
 		QuotaDelay: 15 * time.Minute, MaxDeferrals: 96,
-		TenantShare: DefaultTenantShare,
+		TenantShare: DefaultTenantShare, PayloadFetches: DefaultPayloadFetches,
 	}
 }
 
@@ -140,6 +154,9 @@ func (c Config) Validate() error {
 	}
 	if c.SendRate < 0 {
 		bad("SendRate must not be negative, got %v", c.SendRate)
+	}
+	if c.PayloadFetches < 0 {
+		bad("PayloadFetches must not be negative, got %d", c.PayloadFetches)
 	}
 	if c.TenantShare < 0 || c.TenantShare > 1 {
 		bad("TenantShare must be 0 (the default) to 1, got %v", c.TenantShare)

@@ -38,7 +38,7 @@ type bundle struct {
 	Config worker.Config
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t testing.TB) *bundle {
 	b := emu.Setup(t)
 	cfg := worker.DefaultConfig()
 	cfg.QueueURL, cfg.DLQURL = b.QueueURL, b.DLQURL

@@ -17,6 +17,7 @@ import (
 	"github.com/sesq/sesq/idempotency"
 	"github.com/sesq/sesq/internal/ledger"
 	"github.com/sesq/sesq/internal/ratelimit"
+	"github.com/sesq/sesq/payload"
 	"github.com/sesq/sesq/retry"
 	"github.com/sesq/sesq/transport"
 )
@@ -45,6 +46,12 @@ type delivery struct {
 	claim  *claim             // the envelope id's claim, while held
 	sesID  string             // SES's message id, once sent
 	job    *job               // as the dispatcher offered it (nil for a hand-back unstarted)
+	// An S3 payload: where it is, and the envelope fetched from it while
+	// the delivery holds one of the worker's large-message slots.
+	ptr          *payload.Pointer
+	payload      []byte
+	payloadBytes int
+	large        bool
 }
 
 // open reads what a received message carries: its ledger, and the earlier
@@ -104,6 +111,10 @@ func (w *Worker) handle(ctx, work context.Context, j *job) retry.Decision {
 	defer cancel()
 	w.settleClaim(actCtx, d, dec.Claim)
 	dec = w.act(actCtx, d, dec)
+	if d.large {
+		d.payload = nil
+		<-w.large
+	}
 	if end != nil {
 		end(d.traceEnd(dec))
 	}
@@ -113,7 +124,10 @@ func (w *Worker) handle(ctx, work context.Context, j *job) retry.Decision {
 // parse is the envelope in the body, parsed once: by the poller when the
 // dispatcher needed the tenant, else here.
 func (d *delivery) parse() (*envelope.Envelope, error) {
-	if d.job != nil && d.job.parsed {
+	switch {
+	case d.ptr != nil:
+		return envelope.Parse(d.payload)
+	case d.job != nil && d.job.parsed:
 		return d.job.env, d.job.perr
 	}
 	return envelope.Parse([]byte(d.body))
@@ -156,7 +170,17 @@ func (w *Worker) decide(ctx, work context.Context, d *delivery) retry.Decision {
 	if d.ledger.Final != nil {
 		return w.policy.Decide(retry.Outcome{Class: retry.Final}, d.state(now))
 	}
+	if payload.IsPointer(d.body) {
+		if dec, stop := w.fetchPayload(ctx, work, d); stop {
+			return dec
+		}
+	}
 	env, err := d.parse()
+	if d.payload != nil {
+		// The envelope holds what it needs: the JSON can go before the
+		// send builds its request.
+		d.payloadBytes, d.payload = len(d.payload), nil
+	}
 	if err != nil {
 		return w.policy.Decide(retry.Outcome{Class: retry.Invalid, Code: retry.CodeInvalidEnvelope, Message: err.Error()}, d.state(now))
 	}
@@ -287,6 +311,71 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision 
 	}
 }
 
+// fetchPayload reads the envelope of a message whose body points at an S3
+// payload, holding one of the worker's large-message slots until the
+// message is finished (handle gives it back). stop is true with the
+// decision when it cannot be had: a pointer that is not one, a bucket not
+// listed, an object gone or too large are invalid; another failure (S3 out
+// of reach, throttled, access denied) is retried like a transient send
+// failure, using up attempts.
+func (w *Worker) fetchPayload(ctx, work context.Context, d *delivery) (retry.Decision, bool) {
+	invalid := func(code string, err error) (retry.Decision, bool) {
+		return w.policy.Decide(retry.Outcome{Class: retry.Invalid, Code: code, Message: err.Error()}, d.state(time.Now())), true
+	}
+	p, err := payload.Parse(d.body)
+	if err != nil {
+		return invalid(retry.CodePayloadPointer, err)
+	}
+	d.ptr = &p
+	if w.payloads == nil {
+		return invalid(retry.CodePayloadBucketNotAllowed, fmt.Errorf("the message's payload is in bucket %q, and no SESQ_PAYLOAD_BUCKETS are set", p.Bucket))
+	}
+	select {
+	case w.large <- struct{}{}:
+		d.large = true
+	case <-ctx.Done():
+		return w.policy.Decide(retry.Outcome{Class: retry.Stopping, Code: retry.CodeShutdown, Message: "stopped before the payload was fetched"}, d.state(time.Now())), true
+	}
+	s := d.state(time.Now())
+	for {
+		fctx, cancel := context.WithTimeout(work, w.cfg.SendTimeout)
+		body, err := w.payloads.Fetch(fctx, p)
+		cancel()
+		switch {
+		case err == nil:
+			d.payload = body
+			return retry.Decision{}, false
+		case errors.Is(err, payload.ErrBucketNotAllowed):
+			return invalid(retry.CodePayloadBucketNotAllowed, err)
+		case errors.Is(err, payload.ErrMissing):
+			return invalid(retry.CodePayloadMissing, err)
+		case errors.Is(err, payload.ErrTooLarge):
+			return invalid(retry.CodePayloadTooLarge, err)
+		}
+		s.Now, s.Stopping = time.Now(), ctx.Err() != nil
+		dec := w.policy.Decide(retry.Outcome{Class: retry.Retry, Code: retry.CodePayloadFetch, Message: transport.Redact(err.Error())}, s)
+		if dec.Action != retry.Send {
+			return dec, true
+		}
+		s.Attempts, d.ledger.Attempts = dec.Attempts, dec.Attempts
+		w.log.Warn("payload fetch failed; retrying", "bucket", p.Bucket, "attempt", dec.Attempts, "retry_in_s", dec.Delay.Seconds(), "err", err)
+		if !sleep(ctx, dec.Delay) {
+			s.Now = time.Now()
+			return w.policy.Decide(retry.Outcome{Class: retry.Stopping, Code: retry.CodeShutdown, Message: "stopped while waiting to fetch the payload again"}, s), true
+		}
+	}
+}
+
+// deletePayload removes a sent message's payload. A failure is logged and
+// left to the bucket's lifecycle rule.
+func (w *Worker) deletePayload(p payload.Pointer) {
+	ctx, cancel := context.WithTimeout(context.Background(), actTimeout)
+	defer cancel()
+	if err := w.payloads.Delete(ctx, p); err != nil {
+		w.log.Warn("payload delete failed; the bucket's lifecycle rule removes it later", "bucket", p.Bucket, "err", err)
+	}
+}
+
 // claim takes the envelope id's claim for this delivery. stop is true when
 // the delivery must not send: the id was sent before, or another delivery
 // holds it. A store out of reach does not stop the send: at least once
@@ -386,7 +475,13 @@ func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) retry
 	d.lane.flight.untrack(d.handle)
 	switch dec.Action {
 	case retry.Delete:
-		d.lane.acks.delete(d.handle)
+		if p := d.ptr; p != nil && w.payloads != nil {
+			// The payload goes once the message is surely gone: were the
+			// delete to fail, the message would come back and need it.
+			d.lane.acks.deleteThen(d.handle, func() { w.deletePayload(*p) })
+		} else {
+			d.lane.acks.delete(d.handle)
+		}
 		if !d.sent.IsZero() && dec.Code != retry.CodeDuplicate {
 			w.metrics.QueueLag(time.Since(d.sent))
 		}
@@ -433,7 +528,7 @@ func (w *Worker) putBack(ctx context.Context, d *delivery, dec retry.Decision) {
 		l.Due = now.Add(dec.Delay)
 	}
 	if dec.Reason != "" {
-		l.Final = &ledger.Final{Reason: string(dec.Reason), Code: dec.Code, Message: transport.Redact(dec.Message)}
+		l.Final = &ledger.Final{Reason: string(dec.Reason), Code: deadletter.ErrorCode(dec.Code), Message: deadletter.ErrorText(transport.Redact(dec.Message))}
 	}
 	if d.lane.fifo {
 		// A FIFO message stays where it is, ahead of the rest of its group:
@@ -537,6 +632,9 @@ func (w *Worker) logOutcome(d *delivery, dec retry.Decision) {
 	}
 	if d.sesID != "" {
 		attrs = append(attrs, slog.String("ses_message_id", d.sesID))
+	}
+	if d.ptr != nil {
+		attrs = append(attrs, slog.String("payload_bucket", d.ptr.Bucket), slog.Int("payload_bytes", d.payloadBytes))
 	}
 	if dec.Action != retry.Delete || dec.Code == retry.CodeDuplicate {
 		if dec.Reason != "" {

@@ -46,6 +46,7 @@ import (
 	"github.com/sesq/sesq/internal/breaker"
 	"github.com/sesq/sesq/internal/ledger"
 	"github.com/sesq/sesq/internal/ratelimit"
+	"github.com/sesq/sesq/payload"
 	"github.com/sesq/sesq/retry"
 	"github.com/sesq/sesq/transport"
 )
@@ -72,6 +73,14 @@ type Idempotency interface {
 
 var _ Idempotency = (*idempotency.Memory)(nil)
 var _ Idempotency = (*idempotency.DynamoDB)(nil)
+
+// Payloads is what the worker does with S3 payloads; *payload.Store has it.
+type Payloads interface {
+	Fetch(ctx context.Context, p payload.Pointer) ([]byte, error)
+	Delete(ctx context.Context, p payload.Pointer) error
+}
+
+var _ Payloads = (*payload.Store)(nil)
 
 // Metrics is what the worker reports as it works (internal/metrics
 // exports it to Prometheus). Actions come from valid envelopes and codes
@@ -144,6 +153,11 @@ type Options struct {
 	// delivery is sending, so that a redelivery is not sent again. nil: an
 	// in-memory store that keeps sent ids for twice the visibility timeout.
 	Idempotency Idempotency
+	// Payloads fetches the S3 payloads of messages whose body is an SQS
+	// Extended Client pointer, and deletes each once its message is sent
+	// and deleted (*payload.Store; only from the buckets it lists). nil: such
+	// messages are dead-lettered as invalid.
+	Payloads Payloads
 	// Tracer follows each delivery and each send in a trace span
 	// (internal/telemetry has an OpenTelemetry one). nil: no tracing, and
 	// none of its cost.
@@ -164,6 +178,8 @@ type Worker struct {
 	holds     *holds
 	claims    Idempotency
 	tracer    Tracer
+	payloads  Payloads
+	large     chan struct{} // one per S3 payload held in memory (Config.PayloadFetches)
 	memo      *memo
 	dispatch  *dispatcher
 	id        string        // this process's part of claim owners
@@ -188,6 +204,7 @@ func New(cfg Config, q Queue, t transport.Transport, opts Options) *Worker {
 			MaxDeferrals: cfg.MaxDeferrals, MaxHolds: retry.DefaultMaxHolds, MaxThrottleRetries: retry.DefaultMaxThrottleRetries,
 		},
 		log: opts.Logger, metrics: opts.Metrics, claims: opts.Idempotency, tracer: opts.Tracer,
+		payloads: opts.Payloads, large: make(chan struct{}, cfg.payloadFetches()),
 		memo: newMemo(),
 	}
 	for _, l := range cfg.lanes() {
@@ -455,10 +472,17 @@ func (w *Worker) poll(ctx, work context.Context, l *lane) {
 // group.
 func (w *Worker) newJob(l *lane, m types.Message) *job {
 	j := &job{lane: l, msg: m}
+	group := m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
 	if l.fifo {
-		j.group = m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
+		j.group = group
 	}
-	if !w.cfg.FairnessOff {
+	switch {
+	case w.cfg.FairnessOff:
+	case payload.IsPointer(aws.ToString(m.Body)):
+		// The envelope is in S3, fetched by the sender: the message's
+		// group stands for its tenant (producers set it so).
+		j.tenant = group
+	default:
 		j.parsed = true
 		j.env, j.perr = envelope.Parse([]byte(aws.ToString(m.Body)))
 		if j.perr == nil {

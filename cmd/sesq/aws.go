@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
@@ -38,6 +40,22 @@ func loadAWS(ctx context.Context) (aws.Config, error) {
 	// body (internal/awsclient).
 	cfg.HTTPClient = awsclient.HTTPClient(0)
 	return cfg, nil
+}
+
+// newS3 is the S3 client for payloads (package payload). Path-style
+// addressing when AWS_ENDPOINT_URL_S3 points elsewhere (an emulator on a
+// loopback address has no bucket subdomains); AWS's own endpoint takes the
+// default, virtual-hosted style.
+func newS3(cfg aws.Config) *s3.Client {
+	cfg = cfg.Copy()
+	cfg.HTTPClient = awsclient.HTTPClient(16)
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+		// An object without a checksum (one written without, or by an
+		// emulator) is read all the same; the SDK's note about it would be a
+		// line of plain text among the JSON logs.
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
 }
 
 // newSQS is the SQS client, with the SDK's own retries and enough idle

@@ -51,6 +51,10 @@ type Config struct {
 	IdempotencyTable  string        `envconfig:"IDEMPOTENCY_TABLE"`                     // DynamoDB table shared by the fleet; empty: in memory
 	IdempotencyTTL    time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h"`         // how long a sent envelope id is remembered
 	Transport         string        `envconfig:"TRANSPORT" default:"api"`               // api, api-v2 or smtp; each reads settings of its own (SESQ_SMTP_*)
+	PayloadBuckets    []string      `envconfig:"PAYLOAD_BUCKETS"`                       // S3 buckets whose payloads the worker and dlq purge may read and delete
+	PayloadBucket     string        `envconfig:"PAYLOAD_BUCKET"`                        // where producers (sesq enqueue) store payloads too large for a message
+	PayloadThreshold  int           `envconfig:"PAYLOAD_THRESHOLD"`                     // body size (bytes) above which producers offload; 0: what fits the queue's MaximumMessageSize with room for sesq's attributes
+	PayloadFetches    int           `envconfig:"PAYLOAD_FETCHES" default:"4"`           // large payloads a worker holds in memory at once
 }
 
 // Purpose says which command the configuration is for: each needs a
@@ -205,6 +209,21 @@ func (c Config) Validate(purpose Purpose) error {
 	if c.SendRate < 0 {
 		bad("SEND_RATE", "must not be negative, got %v", c.SendRate)
 	}
+	for i, b := range c.PayloadBuckets {
+		c.PayloadBuckets[i] = strings.TrimSpace(b)
+		if !bucketName(c.PayloadBuckets[i]) {
+			bad("PAYLOAD_BUCKETS", "%q is not an S3 bucket name", b)
+		}
+	}
+	if c.PayloadBucket != "" && !bucketName(c.PayloadBucket) {
+		bad("PAYLOAD_BUCKET", "%q is not an S3 bucket name", c.PayloadBucket)
+	}
+	if c.PayloadThreshold < 0 || c.PayloadThreshold > 1<<20 {
+		bad("PAYLOAD_THRESHOLD", "must be 0 (from the queue) to 1048576 bytes (SQS's largest message), got %d", c.PayloadThreshold)
+	}
+	if c.PayloadFetches < 1 || c.PayloadFetches > 1000 {
+		bad("PAYLOAD_FETCHES", "must be between 1 and 1000, got %d", c.PayloadFetches)
+	}
 	if purpose == ForQueues && c.MaxReceiveCount <= c.MaxAttempts {
 		bad("QUEUES_MAX_RECEIVE_COUNT", "must exceed SESQ_MAX_ATTEMPTS (%d), got %d: the worker's own routing comes first", c.MaxAttempts, c.MaxReceiveCount)
 	}
@@ -337,6 +356,21 @@ func allDigits(s string) bool {
 func queueURL(v string) bool {
 	u, err := url.Parse(v)
 	return err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") && len(u.Path) > 1
+}
+
+// bucketName tells whether s is a valid S3 bucket name: 3-63 of a-z, 0-9,
+// '.' and '-', starting and ending with a letter or digit.
+func bucketName(s string) bool {
+	if len(s) < 3 || len(s) > 63 {
+		return false
+	}
+	for i, r := range s {
+		alnum := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if !alnum && ((r != '.' && r != '-') || i == 0 || i == len(s)-1) {
+			return false
+		}
+	}
+	return true
 }
 
 func isFIFO(u string) bool { return strings.HasSuffix(u, ".fifo") }

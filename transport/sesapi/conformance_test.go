@@ -67,6 +67,7 @@ func (s server) Fail(identity string, f conformance.Fault) bool {
 
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
+		MaxMessage: transport.MaxMessageV1,
 		New: func(t *testing.T) (transport.Transport, conformance.Server) {
 			srv, err := sestest.Start()
 			if err != nil {

@@ -49,7 +49,7 @@ func (Transport) Validate(e *envelope.Envelope) error {
 	if e.TenantName != "" {
 		return &envelope.Error{Field: "tenantName", Reason: "SES tenants need the SES v2 API (SESQ_TRANSPORT=api-v2); the v1 API cannot carry them"}
 	}
-	return nil
+	return transport.CheckSize(e, transport.MaxMessageV1, "the SES v1 API")
 }
 
 // SendQuota is the account's MaxSendRate in the region, from GetSendQuota.

@@ -66,6 +66,7 @@ func (s server) Recover(identity string) {
 
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
+		MaxMessage: transport.MaxMessageSMTP,
 		New: func(t *testing.T) (transport.Transport, conformance.Server) {
 			srv := startServer(t, smtptest.StartTLS)
 			return newTransport(t, srv, smtptest.StartTLS, nil), server{srv}

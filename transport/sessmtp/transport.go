@@ -110,6 +110,9 @@ func NewWithConfig(cfg Config) (*Transport, error) {
 // SMTP send: no recipient, an address SMTP cannot take, a charset sesq
 // cannot write or text the charset cannot represent.
 func (t *Transport) Validate(e *envelope.Envelope) error {
+	if err := transport.CheckSize(e, transport.MaxMessageSMTP, "SES's SMTP interface"); err != nil {
+		return err
+	}
 	_, err := t.plan(e)
 	return err
 }

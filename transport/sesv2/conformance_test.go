@@ -87,6 +87,7 @@ func unreachable(t *testing.T) transport.Transport {
 
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
+		MaxMessage: transport.MaxMessageV2,
 		New: func(t *testing.T) (transport.Transport, conformance.Server) {
 			srv := start(t)
 			return newTransport(t, srv.URL), server{srv}

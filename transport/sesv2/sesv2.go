@@ -80,9 +80,11 @@ func (t *Transport) Send(ctx context.Context, e *envelope.Envelope) (string, err
 	return aws.ToString(out.MessageId), nil
 }
 
-// Validate refuses nothing: SES v2 carries every envelope, tenantName
-// included.
-func (*Transport) Validate(*envelope.Envelope) error { return nil }
+// Validate refuses only a message over the v2 API's 40 MB: SES v2 carries
+// every envelope, tenantName included.
+func (*Transport) Validate(e *envelope.Envelope) error {
+	return transport.CheckSize(e, transport.MaxMessageV2, "the SES v2 API")
+}
 
 // SendQuota is the account's MaxSendRate in the region, from GetAccount.
 func (t *Transport) SendQuota(ctx context.Context, region string) (float64, error) {

@@ -9,10 +9,12 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +90,9 @@ type Harness struct {
 	// Templates and Tenants say whether the transport carries
 	// SendTemplatedEmail and tenantName (else its Validate must refuse them).
 	Templates, Tenants bool
+	// MaxMessage is the largest message (bytes) the transport takes; Validate
+	// refuses one byte more, naming the size.
+	MaxMessage int
 	// HeadersOnly: the ARNs travel only as X-SES headers (SMTP), and the
 	// guide says all three must be written: an envelope without a source
 	// ARN is sent with the From identity's, else the Return-Path
@@ -106,6 +111,7 @@ const (
 func Run(t *testing.T, h Harness) {
 	t.Run("Seeds", func(t *testing.T) { seeds(t, h) })
 	t.Run("Validate", func(t *testing.T) { validate(t, h) })
+	t.Run("ValidateSize", func(t *testing.T) { validateSize(t, h) })
 	t.Run("Outcomes", func(t *testing.T) { outcomes(t, h) })
 	t.Run("PerMessageRefusalLeavesRegionWorking", func(t *testing.T) { perMessage(t, h) })
 	t.Run("Unreachable", func(t *testing.T) { unreachable(t, h) })
@@ -273,6 +279,28 @@ func validate(t *testing.T, h Harness) {
 				t.Errorf("not carried: %+v", ds)
 			}
 		})
+	}
+}
+
+// validateSize: a raw message of the transport's largest size passes
+// Validate, one byte more is refused with the size in the reason.
+func validateSize(t *testing.T, h Harness) {
+	if h.MaxMessage <= 0 {
+		t.Fatal("the harness gives no MaxMessage")
+	}
+	tr, _ := h.New(t)
+	for _, n := range []int{h.MaxMessage, h.MaxMessage + 1} {
+		e := Envelope(t, raw(plainRaw, map[string]any{"sourceArn": East, "fromArn": East, "returnPathArn": East}))
+		head := e.Raw
+		e.Raw = append(append(make([]byte, 0, n), head...), bytes.Repeat([]byte("x"), n-len(head))...)
+		err := tr.Validate(e)
+		if n == h.MaxMessage && err != nil {
+			t.Errorf("%d bytes: %v", n, err)
+		}
+		var ve *envelope.Error
+		if n > h.MaxMessage && (!errors.As(err, &ve) || !strings.Contains(err.Error(), strconv.Itoa(n))) {
+			t.Errorf("%d bytes: Validate = %v, want an *envelope.Error naming the size", n, err)
+		}
 	}
 }
 
