@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sesq/sesq/envelope"
+	"github.com/sesq/sesq/payload"
 )
 
 // ReasonRedrive is the reason shown for a message SQS moved to the
@@ -27,6 +28,11 @@ type Entry struct {
 	Tenant    string // sesq-tenant, else the envelope's tenant ("" when none could be read)
 	FailedAt  time.Time
 	Replays   int
+	// PayloadBucket is the bucket of the S3 payload the body points at (an
+	// SQS Extended Client pointer, package payload); "" when the body is
+	// the envelope. The envelope is not fetched, so such a dead letter has
+	// no Region or Identity, and its Tenant is sesq-tenant's.
+	PayloadBucket string
 }
 
 // Describe reads a dead-lettered message: its sesq attributes and, from the
@@ -53,6 +59,12 @@ func Describe(m types.Message) Entry {
 	}
 	if t := attr(AttrTenant); t != "-" && validTenant(t) {
 		e.Tenant = t
+	}
+	if payload.IsPointer(aws.ToString(m.Body)) {
+		if p, err := payload.Parse(aws.ToString(m.Body)); err == nil {
+			e.PayloadBucket = p.Bucket
+		}
+		return e
 	}
 	body := []byte(aws.ToString(m.Body))
 	if env, err := envelope.Parse(body); err == nil {

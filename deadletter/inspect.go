@@ -19,6 +19,9 @@ type Group struct {
 	Count     int       `json:"count"`
 	Oldest    time.Time `json:"oldest"`
 	Newest    time.Time `json:"newest"`
+	// Payloads is how many of Count carry their envelope in S3 (an SQS
+	// Extended Client pointer): a purge deletes those objects too.
+	Payloads int `json:"payloads"`
 }
 
 // Inspect reads every message in the dead-letter queue at url and groups
@@ -40,6 +43,9 @@ func Inspect(ctx context.Context, q Queue, url string) ([]Group, error) {
 				groups[k] = g
 			}
 			g.Count++
+			if e.PayloadBucket != "" {
+				g.Payloads++
+			}
 			if e.FailedAt.Before(g.Oldest) {
 				g.Oldest = e.FailedAt
 			}

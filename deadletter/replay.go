@@ -12,6 +12,7 @@ import (
 
 	"github.com/sesq/sesq/envelope"
 	"github.com/sesq/sesq/internal/glob"
+	"github.com/sesq/sesq/payload"
 )
 
 // Filter selects dead letters; zero fields match everything.
@@ -207,32 +208,61 @@ func move(ctx context.Context, q Queue, s *scanner, dlqURL, to string, msgs []ty
 	return moved, failed
 }
 
+// PurgeOptions say what to purge.
+type PurgeOptions struct {
+	Filter Filter
+	Now    time.Time // the filter's ages are counted from it; zero: time.Now()
+	// Payloads deletes the S3 payload of each purged dead letter whose body
+	// points at one (an SQS Extended Client pointer, package payload),
+	// after the message is deleted, when Payloads lists its bucket
+	// (payload.Store.Buckets). A payload in another bucket, or any when
+	// Payloads is nil, is left in S3, untouched, and counted.
+	Payloads *payload.Store
+}
+
 // PurgeSummary counts what a purge did.
 type PurgeSummary struct {
 	Deleted []Entry
 	Kept    int
 	Failed  int
+	// Of the deleted dead letters that pointed at an S3 payload: the
+	// payloads deleted with them, those left in S3 (their bucket is not
+	// one the purge may touch), and those whose delete failed (left too,
+	// PayloadErr the first failure). What is left, the payload bucket's
+	// lifecycle rule expires.
+	PayloadsDeleted, PayloadsLeft, PayloadsFailed int
+	PayloadErr                                    error
 }
 
 // Purge deletes the messages of the dead-letter queue at url that match the
-// filter; the rest are made visible again. On a FIFO queue a group with a
-// message kept stays locked for the rest of the scan (SQS hands out no more
-// of it): its later messages are neither seen nor deleted.
-func Purge(ctx context.Context, q Queue, url string, f Filter, now time.Time) (PurgeSummary, error) {
+// filter, and their S3 payloads as opts.Payloads allows; the rest are made
+// visible again. A payload is deleted only after its message is: a failure
+// between the two leaves an object without a message (which the bucket's
+// lifecycle rule expires), never a message without its object. On a FIFO
+// queue a group with a message kept stays locked for the rest of the scan
+// (SQS hands out no more of it): its later messages are neither seen nor
+// deleted.
+func Purge(ctx context.Context, q Queue, url string, opts PurgeOptions) (PurgeSummary, error) {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
 	var sum PurgeSummary
 	s := newScanner(q, url)
 	var delErr error
 	err := s.each(ctx, func(msgs []types.Message) bool {
 		var del []types.DeleteMessageBatchRequestEntry
 		var entries []Entry
+		var bodies []string
 		for _, m := range msgs {
 			e := Describe(m)
-			if !f.Match(e, now) {
+			if !opts.Filter.Match(e, now) {
 				sum.Kept++
 				continue
 			}
 			del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(len(del))), ReceiptHandle: m.ReceiptHandle})
 			entries = append(entries, e)
+			bodies = append(bodies, aws.ToString(m.Body))
 		}
 		if len(del) == 0 {
 			return true
@@ -254,6 +284,11 @@ func Purge(ctx context.Context, q Queue, url string, f Filter, now time.Time) (P
 			}
 			s.forget(entries[i].MessageID)
 			sum.Deleted = append(sum.Deleted, entries[i])
+			if entries[i].PayloadBucket != "" {
+				// The message is gone: its payload goes too, even if the
+				// purge is being stopped.
+				sum.deletePayload(context.WithoutCancel(ctx), opts.Payloads, bodies[i])
+			}
 		}
 		return true
 	}, nil)
@@ -261,4 +296,24 @@ func Purge(ctx context.Context, q Queue, url string, f Filter, now time.Time) (P
 		err = delErr
 	}
 	return sum, err
+}
+
+// deletePayload deletes the payload body points at, if the store may.
+func (sum *PurgeSummary) deletePayload(ctx context.Context, store *payload.Store, body string) {
+	p, err := payload.Parse(body)
+	if err != nil {
+		return // Describe found a pointer: not reached
+	}
+	if store == nil || !store.Allowed(p.Bucket) {
+		sum.PayloadsLeft++
+		return
+	}
+	if err := store.Delete(ctx, p); err != nil {
+		sum.PayloadsFailed++
+		if sum.PayloadErr == nil {
+			sum.PayloadErr = err
+		}
+		return
+	}
+	sum.PayloadsDeleted++
 }

@@ -163,7 +163,7 @@ func TestTenantFilter(t *testing.T) {
 				src := s.CreateQueue("mail", sqsfake.QueueOptions{})
 				dlq := s.CreateQueue("mail-dlq", sqsfake.QueueOptions{})
 				seedTenants(t, s, dlq, src)
-				sum, err := deadletter.Purge(t.Context(), s, dlq, deadletter.Filter{Tenant: c.tenant}, time.Now())
+				sum, err := deadletter.Purge(t.Context(), s, dlq, deadletter.PurgeOptions{Filter: deadletter.Filter{Tenant: c.tenant}})
 				if err != nil || len(sum.Deleted) != len(c.want) || sum.Kept != len(tenantSeeds)-len(c.want) {
 					t.Fatalf("purge: %+v, %v", sum, err)
 				}

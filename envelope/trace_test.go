@@ -69,7 +69,8 @@ func TestProducerInjectsTheTraceContext(t *testing.T) {
 }
 
 // The trace context counts toward the message's size: a body that fits
-// alone does not fit beside it.
+// alone (a client without GetQueueAttributes: DefaultMaxMessage less
+// AttributeHeadroom) does not fit beside it.
 func TestProducerCountsTheTraceContextInTheSize(t *testing.T) {
 	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
@@ -77,15 +78,16 @@ func TestProducerCountsTheTraceContextInTheSize(t *testing.T) {
 	withText := func(text string) []byte {
 		return env(map[string]any{"message": map[string]any{"subject": map[string]any{"data": "s"}, "body": map[string]any{"text": map[string]any{"data": text}}}})
 	}
-	body := withText(strings.Repeat("x", 256*1024-len(withText(""))))
-	if len(body) != 256*1024 {
+	limit := envelope.DefaultMaxMessage - envelope.AttributeHeadroom
+	body := withText(strings.Repeat("x", limit-len(withText(""))))
+	if len(body) != limit {
 		t.Fatalf("test body is %d bytes", len(body))
 	}
 	p := &envelope.Producer{Client: &recorder{}, QueueURL: "q"}
 	if res, _ := p.EnqueueBodies(context.Background(), [][]byte{body}); res[0].Err != nil {
 		t.Fatalf("a body of exactly the limit refused without a span: %v", res[0].Err)
 	}
-	if res, _ := p.EnqueueBodies(ctx, [][]byte{body}); res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "trace context") {
+	if res, _ := p.EnqueueBodies(ctx, [][]byte{body}); !errors.Is(res[0].Err, envelope.ErrTooLarge) || !strings.Contains(res[0].Err.Error(), fmt.Sprintf("body is %d bytes (%d with its message attributes)", limit, limit+len("traceparent")+len("String")+55)) {
 		t.Fatalf("a body of exactly the limit taken beside the trace context: %v", res[0].Err)
 	}
 }

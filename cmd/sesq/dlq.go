@@ -11,9 +11,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/envelope"
 	"github.com/sesq/sesq/internal/config"
+	"github.com/sesq/sesq/payload"
 )
 
 const dlqUsage = `usage:
@@ -37,7 +40,7 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case "replay":
 		return dlqReplay(ctx, args[1:], stdout, stderr)
 	case "purge":
-		return dlqPurge(ctx, args[1:], stdout)
+		return dlqPurge(ctx, args[1:], stdout, stderr)
 	}
 	return &usageError{fmt.Sprintf("unknown dlq command %q\n%s", args[0], dlqUsage)}
 }
@@ -81,16 +84,16 @@ func filterFlags(fs *flag.FlagSet) *deadletter.Filter {
 	return f
 }
 
-func dlqClient(ctx context.Context) (config.Config, deadletter.Queue, error) {
+func dlqClient(ctx context.Context) (config.Config, aws.Config, deadletter.Queue, error) {
 	cfg, err := loadConfig(config.ForDLQ)
 	if err != nil {
-		return cfg, nil, err
+		return cfg, aws.Config{}, nil, err
 	}
 	awsCfg, err := loadAWS(ctx)
 	if err != nil {
-		return cfg, nil, err
+		return cfg, awsCfg, nil, err
 	}
-	return cfg, newSQS(awsCfg), nil
+	return cfg, awsCfg, newSQS(awsCfg), nil
 }
 
 func dlqInspect(ctx context.Context, args []string, stdout io.Writer) error {
@@ -99,7 +102,7 @@ func dlqInspect(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.parse(args, 0); err != nil {
 		return err
 	}
-	cfg, q, err := dlqClient(ctx)
+	cfg, _, q, err := dlqClient(ctx)
 	if err != nil {
 		return err
 	}
@@ -112,14 +115,18 @@ func dlqInspect(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "REASON\tERROR CODE\tREGION\tIDENTITY\tTENANT\tCOUNT\tOLDEST\tNEWEST")
-	total := 0
+	total, payloads := 0, 0
 	for _, g := range groups {
 		total += g.Count
+		payloads += g.Payloads
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", g.Reason, dash(g.ErrorCode), dash(g.Region), dash(g.Identity), dash(g.Tenant), g.Count,
 			g.Oldest.UTC().Format(time.RFC3339), g.Newest.UTC().Format(time.RFC3339))
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "%d messages in %d groups\n", total, len(groups))
+	if payloads > 0 {
+		fmt.Fprintf(stdout, "%d of them carry their envelope in S3 (no region or identity is read from those; a purge deletes the objects in SESQ_PAYLOAD_BUCKETS)\n", payloads)
+	}
 	if envelope.IsFIFO(cfg.DLQURL) {
 		fmt.Fprintln(stdout, "note: a FIFO queue hands out no more messages of a MessageGroupId while some are held, so at most the first 10 of each MessageGroupId are counted")
 	}
@@ -150,7 +157,7 @@ func dlqReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if opts.Max < 0 || opts.Rate < 0 || opts.MaxReplays < 0 {
 		return &usageError{"dlq replay: --max, --rate and --max-replays must not be negative"}
 	}
-	cfg, q, err := dlqClient(ctx)
+	cfg, _, q, err := dlqClient(ctx)
 	if err != nil {
 		return err
 	}
@@ -213,10 +220,10 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func dlqPurge(ctx context.Context, args []string, stdout io.Writer) error {
+func dlqPurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dlq purge", "sesq dlq purge [filters] --yes [--json]", stdout)
 	filter := filterFlags(fs.FlagSet)
-	yes := fs.Bool("yes", false, "really delete")
+	yes := fs.Bool("yes", false, "really delete (and the S3 payloads of what is deleted, in SESQ_PAYLOAD_BUCKETS)")
 	asJSON := fs.Bool("json", false, "print what was deleted and the summary as JSON")
 	if err := fs.parse(args, 0); err != nil {
 		return err
@@ -224,28 +231,43 @@ func dlqPurge(ctx context.Context, args []string, stdout io.Writer) error {
 	if !*yes {
 		return &usageError{"dlq purge deletes messages for good: add --yes (see what matches first with sesq dlq replay --dry-run or sesq dlq inspect)"}
 	}
-	cfg, q, err := dlqClient(ctx)
+	cfg, awsCfg, q, err := dlqClient(ctx)
 	if err != nil {
 		return err
 	}
-	sum, err := deadletter.Purge(ctx, q, cfg.DLQURL, *filter, time.Now())
+	opts := deadletter.PurgeOptions{Filter: *filter}
+	if len(cfg.PayloadBuckets) > 0 {
+		opts.Payloads = &payload.Store{Client: newS3(awsCfg), Buckets: cfg.PayloadBuckets}
+	}
+	sum, err := deadletter.Purge(ctx, q, cfg.DLQURL, opts)
 	if *asJSON {
 		deleted := sum.Deleted
 		if deleted == nil {
 			deleted = []deadletter.Entry{}
 		}
-		printJSON(stdout, map[string]any{"deleted": deleted, "kept": sum.Kept, "failed": sum.Failed})
+		printJSON(stdout, map[string]any{"deleted": deleted, "kept": sum.Kept, "failed": sum.Failed,
+			"payloads": map[string]int{"deleted": sum.PayloadsDeleted, "left": sum.PayloadsLeft, "failed": sum.PayloadsFailed}})
 	} else {
 		for _, e := range sum.Deleted {
-			fmt.Fprintf(stdout, "deleted %s reason=%s error-code=%s region=%s identity=%s tenant=%s failed-at=%s\n",
-				e.MessageID, e.Reason, dash(e.ErrorCode), dash(e.Region), dash(e.Identity), dash(e.Tenant), e.FailedAt.UTC().Format(time.RFC3339))
+			payloadBucket := ""
+			if e.PayloadBucket != "" {
+				payloadBucket = " payload-bucket=" + e.PayloadBucket
+			}
+			fmt.Fprintf(stdout, "deleted %s reason=%s error-code=%s region=%s identity=%s tenant=%s failed-at=%s%s\n",
+				e.MessageID, e.Reason, dash(e.ErrorCode), dash(e.Region), dash(e.Identity), dash(e.Tenant), e.FailedAt.UTC().Format(time.RFC3339), payloadBucket)
 		}
 		fmt.Fprintf(stdout, "deleted %d, kept %d, failed %d\n", len(sum.Deleted), sum.Kept, sum.Failed)
+		if sum.PayloadsDeleted+sum.PayloadsLeft+sum.PayloadsFailed > 0 {
+			fmt.Fprintf(stdout, "S3 payloads: deleted %d, left %d (bucket not in SESQ_PAYLOAD_BUCKETS), failed %d\n", sum.PayloadsDeleted, sum.PayloadsLeft, sum.PayloadsFailed)
+		}
+	}
+	if sum.PayloadsFailed > 0 {
+		fmt.Fprintf(stderr, "sesq: %d S3 payloads of purged messages could not be deleted (first: %v); they stay until the bucket's lifecycle rule expires them\n", sum.PayloadsFailed, sum.PayloadErr)
 	}
 	if err != nil {
 		return err
 	}
-	if sum.Failed > 0 {
+	if sum.Failed > 0 || sum.PayloadsFailed > 0 {
 		return errSilentFailure
 	}
 	return nil
