@@ -36,6 +36,12 @@ var wantTaskPermissions = []string{
 	"dynamodb:GetItem on aws_dynamodb_table.idempotency.arn",
 	"dynamodb:UpdateItem on aws_dynamodb_table.idempotency.arn",
 	"dynamodb:DeleteItem on aws_dynamodb_table.idempotency.arn",
+	// Large messages: read a payload, delete it once its message is
+	// finished; never write one. s3:ListBucket turns a missing payload's
+	// AccessDenied into NoSuchKey, which sesq dead-letters as missing.
+	"s3:GetObject on ${local.payload_bucket_arn}/*",
+	"s3:DeleteObject on ${local.payload_bucket_arn}/*",
+	"s3:ListBucket on local.payload_bucket_arn",
 }
 
 // wantQueueGrants: what the producer and operator policies must grant on
@@ -62,7 +68,7 @@ var wantQueueGrants = map[string][]string{
 // sesq's configuration (configVars: every SESQ_ variable it reads; required:
 // the ones run needs; skip: the ones a worker deployment has no use for),
 // autoscaling and alarms; and what it lacks of the community's standards
-// (checkStandards).
+// and of the payload bucket's settings and grants (checkStandards).
 func CheckModule(files map[string]string, configVars, required, skip []string) []string {
 	m, err := ParseModule(files)
 	if err != nil {
@@ -243,13 +249,11 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 	prod := m.Block("data", "aws_iam_policy_document", "producer")
 	if prod == nil || m.Block("output", "producer_policy_arn") == nil {
 		bad("want a producer policy document and a producer_policy_arn output")
-	} else {
-		for _, st := range children(prod, "statement") {
-			actions, _ := literalStrings(attr(st, "actions"))
-			if !slices.Contains(actions, "sqs:SendMessage") || !refersTo(attr(st, "resources"), "aws_sqs_queue.source.arn") {
-				bad("the producer policy does not grant sqs:SendMessage on the source queue")
-			}
-		}
+	} else if !slices.ContainsFunc(children(prod, "statement"), func(st *hclsyntax.Block) bool {
+		actions, _ := literalStrings(attr(st, "actions"))
+		return slices.Contains(actions, "sqs:SendMessage") && refersTo(attr(st, "resources"), "aws_sqs_queue.source.arn")
+	}) {
+		bad("the producer policy does not grant sqs:SendMessage on the source queue")
 	}
 
 	// The service: the container gets every SESQ_ setting, and only real ones.
@@ -316,6 +320,12 @@ func CheckModule(files map[string]string, configVars, required, skip []string) [
 	if tbl := m.Block("resource", "aws_dynamodb_table", "idempotency"); tbl == nil || literalString(attr(tbl, "hash_key")) != "pk" ||
 		literalString(attr(child(tbl, "ttl"), "attribute_name")) != "expires" {
 		bad(`want resource aws_dynamodb_table "idempotency" with hash key pk and TTL attribute expires (what internal/idempotency writes)`)
+	}
+	if !refersTo(env["SESQ_PAYLOAD_BUCKETS"], "local.payload_bucket_name") || len(refs(env["SESQ_PAYLOAD_BUCKETS"])) != 1 {
+		bad("SESQ_PAYLOAD_BUCKETS is not the payload bucket (local.payload_bucket_name), the one the task role may read")
+	}
+	if !refersTo(env["SESQ_PAYLOAD_FETCHES"], "var.payload_fetches") {
+		bad("SESQ_PAYLOAD_FETCHES is not var.payload_fetches")
 	}
 	if !refersTo(env["SESQ_VISIBILITY_TIMEOUT"], "var.visibility_timeout_seconds") {
 		bad("SESQ_VISIBILITY_TIMEOUT is not the queue's visibility timeout")

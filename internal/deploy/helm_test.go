@@ -26,13 +26,15 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/mail
 dlqUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/mail-dlq
 `
 
-// helmEverything turns on KEDA, the ServiceMonitor, IRSA, the secrets and
-// the SMTP transport's CA bundle.
+// helmEverything turns on KEDA, the ServiceMonitor, IRSA, the secrets, the
+// SMTP transport's CA bundle and two payload buckets.
 const helmEverything = helmMinimal + `
 config:
   transport: smtp
   shutdownTimeoutSeconds: 40
   allowedIdentities: ["arn:aws:ses:*:123456789012:identity/example.com", "arn:aws:ses:eu-west-1:123456789012:identity/*"]
+  payloadBuckets: [mail-payloads, partner.payloads-eu]
+  payloadFetches: 8
 smtp:
   caBundle: {configMapName: smtp-ca}
 secret:
@@ -134,7 +136,7 @@ func helmRules(t *testing.T) HelmRules {
 	return HelmRules{
 		Variables: append(config.Variables(), sessmtp.Variables()...),
 		Required:  config.RequiredForRun(),
-		Skip:      config.OnlyForQueuesCreate(),
+		Skip:      slices.Concat(config.OnlyForQueuesCreate(), producerOnly()),
 		ImageUID:  uid,
 	}
 }
@@ -209,6 +211,16 @@ func TestHelmChartDefaults(t *testing.T) {
 			t.Errorf("%s is set without secret.name", v)
 		}
 	}
+	for v, want := range map[string]string{"SESQ_PAYLOAD_BUCKETS": "", "SESQ_PAYLOAD_FETCHES": "4"} {
+		if e := env[v]; e.Value == nil || *e.Value != want {
+			t.Errorf("%s is %+v, want %q by default", v, e, want)
+		}
+	}
+	for _, v := range producerOnly() {
+		if _, ok := env[v]; ok {
+			t.Errorf("the worker gets %s, a producer's setting", v)
+		}
+	}
 }
 
 func TestHelmChartWithKEDAAndServiceMonitor(t *testing.T) {
@@ -242,6 +254,11 @@ func TestHelmChartWithKEDAAndServiceMonitor(t *testing.T) {
 	}
 	if e := env["SESQ_SMTP_CA_FILE"]; e.Value == nil || *e.Value != "/etc/sesq/smtp-ca/ca.pem" {
 		t.Errorf("SESQ_SMTP_CA_FILE is not the mounted bundle: %+v", e)
+	}
+	for v, want := range map[string]string{"SESQ_PAYLOAD_BUCKETS": "mail-payloads,partner.payloads-eu", "SESQ_PAYLOAD_FETCHES": "8"} {
+		if e := env[v]; e.Value == nil || *e.Value != want {
+			t.Errorf("%s is %+v, want %q", v, e, want)
+		}
 	}
 	var so helmScaledObjectSpec
 	if err := helmOne(t, objs, "ScaledObject").Spec(&so); err != nil {
@@ -373,6 +390,13 @@ func TestHelmRefusesBrokenValues(t *testing.T) {
 		{"unknown fairness", helmMinimal + "config: {fairness: round-robin}\n", "/config/fairness", true},
 		{"tenant share 0", helmMinimal + "config: {tenantShare: 0}\n", "/config/tenantShare", true},
 		{"tenant share above 1", helmMinimal + "config: {tenantShare: 1.5}\n", "/config/tenantShare", true},
+		{"payload bucket with capitals", helmMinimal + "config: {payloadBuckets: [Mail-Payloads]}\n", "/config/payloadBuckets/0", true},
+		{"payload bucket with an underscore", helmMinimal + "config: {payloadBuckets: [mail_payloads]}\n", "/config/payloadBuckets/0", true},
+		{"payload buckets as one string", helmMinimal + "config: {payloadBuckets: \"mail-payloads,other\"}\n", "/config/payloadBuckets", true},
+		{"payload bucket twice", helmMinimal + "config: {payloadBuckets: [mail-payloads, mail-payloads]}\n", "/config/payloadBuckets", true},
+		{"payload fetches 0", helmMinimal + "config: {payloadFetches: 0}\n", "/config/payloadFetches", true},
+		{"payload fetches 1001", helmMinimal + "config: {payloadFetches: 1001}\n", "/config/payloadFetches", true},
+		{"producers' bucket given to the worker", helmMinimal + "config: {payloadBucket: mail-payloads}\n", "payloadBucket", true},
 	}
 	for _, c := range cases {
 		cmds := []string{"template"}
@@ -451,6 +475,8 @@ func TestHelmCheckRefusesBrokenRenders(t *testing.T) {
 		{"does not parse", "kind: Deployment", "kind: [Deployment", "does not parse"},
 		{"unknown variable", "- name: SESQ_CONCURRENCY", "- name: SESQ_CONCURENCY", "SESQ_CONCURENCY, which sesq does not read"},
 		{"missing variable", "            - name: SESQ_BACKOFF_MAX\n              value: \"30s\"\n", "", "does not get SESQ_BACKOFF_MAX"},
+		{"no payload buckets", "            - name: SESQ_PAYLOAD_BUCKETS\n              value: \"mail-payloads,partner.payloads-eu\"\n", "", "does not get SESQ_PAYLOAD_BUCKETS"},
+		{"no payload fetches", "            - name: SESQ_PAYLOAD_FETCHES\n              value: \"8\"\n", "", "does not get SESQ_PAYLOAD_FETCHES"},
 		{"no dead-letter queue", "- name: SESQ_DLQ_URL\n              value: \"https://sqs.eu-west-1.amazonaws.com/123456789012/mail-dlq\"", "- name: SESQ_DLQ_URL\n              value: \"\"", "does not get SESQ_DLQ_URL, which sesq run requires"},
 		{"ledger key in plain text", ledger, "            - name: SESQ_LEDGER_KEY\n              value: \"0123456789abcdef0123\"", "SESQ_LEDGER_KEY is not from a Secret"},
 		{"a Secret rendered", "---\n# Source: sesq/templates/serviceaccount.yaml", "---\napiVersion: v1\nkind: Secret\nmetadata: {name: sesq}\nstringData: {ledger-key: x}\n---\n# Source: sesq/templates/serviceaccount.yaml", "renders 1 Secret"},

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -242,21 +243,68 @@ func literalStrings(e hclsyntax.Expression) ([]string, bool) {
 
 // evalContext holds the variables' defaults and the functions the module's
 // arithmetic uses.
-func (m *Module) evalContext() *hcl.EvalContext {
-	vars := map[string]cty.Value{}
+func (m *Module) evalContext() *hcl.EvalContext { return m.evalContextWith(nil, nil) }
+
+// evalContextWith is evalContext with some variables set (vars, over their
+// defaults) and more roots (roots, e.g. "aws_sqs_queue" or "local").
+func (m *Module) evalContextWith(vars, roots map[string]cty.Value) *hcl.EvalContext {
+	all := map[string]cty.Value{}
 	for _, b := range m.blocks {
 		if b.Type == "variable" && len(b.Labels) == 1 {
 			if d := attr(b, "default"); d != nil {
 				if val, diags := d.Value(nil); !diags.HasErrors() {
-					vars[b.Labels[0]] = val
+					all[b.Labels[0]] = val
 				}
 			}
 		}
 	}
-	return &hcl.EvalContext{
-		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
-		Functions: map[string]function.Function{"min": stdlib.MinFunc, "max": stdlib.MaxFunc},
+	for k, v := range vars {
+		all[k] = v
 	}
+	variables := map[string]cty.Value{"var": cty.ObjectVal(all)}
+	for k, v := range roots {
+		variables[k] = v
+	}
+	return &hcl.EvalContext{
+		Variables: variables,
+		Functions: map[string]function.Function{
+			"min": stdlib.MinFunc, "max": stdlib.MaxFunc, "ceil": stdlib.CeilFunc, "floor": stdlib.FloorFunc,
+			"concat": stdlib.ConcatFunc, "values": stdlib.ValuesFunc,
+		},
+	}
+}
+
+// locals evaluates every local value it can from the variables (vars over
+// their defaults), the roots (resources' attributes the caller knows) and
+// the other locals so evaluated; a local that needs anything else is left
+// out.
+func (m *Module) locals(vars, roots map[string]cty.Value) map[string]cty.Value {
+	exprs := map[string]hclsyntax.Expression{}
+	for _, b := range m.blocks {
+		if b.Type == "locals" {
+			for n, a := range b.Body.Attributes {
+				exprs[n] = a.Expr
+			}
+		}
+	}
+	done := map[string]cty.Value{}
+	for progress := true; progress; {
+		progress = false
+		with := map[string]cty.Value{"local": cty.ObjectVal(maps.Clone(done))}
+		for k, v := range roots {
+			with[k] = v
+		}
+		ctx := m.evalContextWith(vars, with)
+		for n, e := range exprs {
+			if _, ok := done[n]; ok {
+				continue
+			}
+			if v, diags := e.Value(ctx); !diags.HasErrors() && v.IsWhollyKnown() {
+				done[n], progress = v, true
+			}
+		}
+	}
+	return done
 }
 
 // value evaluates e with the variables' defaults.

@@ -38,6 +38,7 @@ var TaggableResourceTypes = []string{
 	"aws_ecs_task_definition",
 	"aws_iam_policy",
 	"aws_iam_role",
+	"aws_s3_bucket",
 	"aws_sesv2_configuration_set",
 	"aws_sqs_queue",
 }
@@ -48,16 +49,26 @@ var untaggedResourceTypes = []string{
 	"aws_appautoscaling_policy",
 	"aws_iam_role_policy",
 	"aws_iam_role_policy_attachment",
+	"aws_s3_bucket_lifecycle_configuration",
+	"aws_s3_bucket_ownership_controls",
+	"aws_s3_bucket_policy",
+	"aws_s3_bucket_public_access_block",
+	"aws_s3_bucket_server_side_encryption_configuration",
 	"aws_sesv2_configuration_set_event_destination",
 	"aws_sqs_queue_redrive_allow_policy",
 }
 
 // wantGatedPermissions are the grants that exist only with an input, by
 // policy document and by the variable the statement's for_each tests. KMS
-// grants also need a kms:ViaService condition.
+// grants also need a kms:ViaService condition, whose services each grant
+// names ("… via sqs,dynamodb"): through S3 a role gets only what it does
+// with payloads, decrypting what it reads or encrypting what it writes.
 var wantGatedPermissions = map[string]map[string][]string{
 	"task": {
-		"var.kms_key_arn": {"kms:Decrypt on var.kms_key_arn", "kms:GenerateDataKey on var.kms_key_arn"},
+		"var.kms_key_arn": {
+			"kms:Decrypt on var.kms_key_arn via sqs,dynamodb", "kms:GenerateDataKey on var.kms_key_arn via sqs,dynamodb",
+			"kms:Decrypt on var.kms_key_arn via s3",
+		},
 		// SES authorizes a send naming a configuration set on the set too.
 		"var.create_configuration_set": {
 			"ses:SendEmail on local.configuration_set_arn",
@@ -73,8 +84,14 @@ var wantGatedPermissions = map[string]map[string][]string{
 		// With traces only; X-Ray's PutTraceSegments has no resource.
 		"var.adot_collector.traces": {"xray:PutTraceSegments on *"},
 	},
-	"producer": {"var.kms_key_arn": {"kms:Decrypt on var.kms_key_arn", "kms:GenerateDataKey on var.kms_key_arn"}},
-	"operator": {"var.kms_key_arn": {"kms:Decrypt on var.kms_key_arn", "kms:GenerateDataKey on var.kms_key_arn"}},
+	"producer": {"var.kms_key_arn": {
+		"kms:Decrypt on var.kms_key_arn via sqs", "kms:GenerateDataKey on var.kms_key_arn via sqs",
+		"kms:GenerateDataKey on var.kms_key_arn via s3",
+	}},
+	"operator": {"var.kms_key_arn": {
+		"kms:Decrypt on var.kms_key_arn via sqs", "kms:GenerateDataKey on var.kms_key_arn via sqs",
+		"kms:Decrypt on var.kms_key_arn via s3",
+	}},
 }
 
 // resourcelessActions may be granted on the literal resource * in a
@@ -136,6 +153,10 @@ var wantValidations = []struct {
 			`[{ name = "a" }, { name = "b" }, { name = "c" }, { name = "d" }, { name = "e" }, { name = "f" }, { name = "g" }, { name = "h" }, { name = "i" }, { name = "j" }, { name = "k" }]`}},
 	{"fairness", []string{`"tenant"`, `"off"`}, []string{`"on"`, `""`, `"Tenant"`}},
 	{"tenant_share", []string{"0.5", "1", "0.01"}, []string{"0", "-0.5", "1.5"}},
+	{"payload_bucket_name", []string{"null", `"sesq-payloads"`, `"mail.payloads-2"`, `"abc"`, `"` + strings.Repeat("b", 63) + `"`},
+		[]string{`"ab"`, `"Mail-Payloads"`, `"mail_payloads"`, `"-mail"`, `"mail-"`, `"mail..payloads"`, `"192.168.1.1"`, `"` + strings.Repeat("b", 64) + `"`}},
+	{"payload_expiration_margin_days", []string{"0", "7", "3650"}, []string{"-1", "1.5", "3651"}},
+	{"payload_fetches", []string{"1", "4", "1000"}, []string{"0", "1001", "2.5"}},
 	{"cloudwatch_metrics_namespace", []string{`"sesq"`, `"Mail/sesq prod"`, `"mail:sesq#1"`}, []string{`""`, `"   "`, `"AWS/SES"`, `"sesq*"`, `"` + strings.Repeat("n", 256) + `"`}},
 }
 
@@ -155,6 +176,8 @@ var wantOutputs = map[string]string{
 	"configuration_set_name": "aws_sesv2_configuration_set.sesq.configuration_set_name",
 	"metrics_log_group_name": "aws_cloudwatch_log_group.metrics.name",
 	"lanes":                  "local.lane_queues",
+	"payload_bucket_name":    "local.payload_bucket_name",
+	"payload_bucket_arn":     "local.payload_bucket_arn",
 }
 
 // deprecatedOutputs are kept for one release under their former names.
@@ -174,6 +197,7 @@ func checkStandards(m *Module, files map[string]string, bad func(string, ...any)
 	checkAlarms(m, bad)
 	checkConfigurationSet(m, bad)
 	checkCollector(m, files, bad)
+	checkPayloads(m, bad)
 	checkOutputs(m, bad)
 	checkProviderIdioms(m, files, bad)
 }
@@ -238,6 +262,7 @@ func checkEncryption(m *Module, bad func(string, ...any)) {
 	if !literalBool(attr(sse, "enabled")) || !refersTo(attr(sse, "kms_key_arn"), "var.kms_key_arn") {
 		bad("the idempotency table's server_side_encryption is not { enabled = true, kms_key_arn = var.kms_key_arn }")
 	}
+	payloadBucketEncryption(m, bad)
 }
 
 func checkRoles(m *Module, bad func(string, ...any)) {
@@ -332,13 +357,16 @@ func checkGatedGrants(m *Module, files map[string]string, bad func(string, ...an
 			}
 			kms := false
 			for _, a := range actions {
-				kms = kms || strings.HasPrefix(a, "kms:")
+				via := ""
+				if strings.HasPrefix(a, "kms:") {
+					kms, via = true, " via "+viaServices(files, content)
+				}
 				for _, r := range rs {
-					got[g] = append(got[g], a+" on "+r)
+					got[g] = append(got[g], a+" on "+r+via)
 				}
 			}
 			if kms && !viaServiceOnly(files, content) {
-				bad("policy %s grants KMS without a kms:ViaService condition naming only sqs and dynamodb", name)
+				bad("policy %s grants KMS without a kms:ViaService condition naming only sqs, dynamodb or s3", name)
 			}
 		}
 		want := wantGatedPermissions[name]
@@ -438,6 +466,27 @@ func listOrNone(l []string) string {
 	return strings.Join(l, "\n    ")
 }
 
+// viaServices renders a KMS grant's kms:ViaService services, e.g. "sqs,dynamodb".
+func viaServices(files map[string]string, content *hclsyntax.Block) string {
+	for _, c := range children(content, "condition") {
+		if literalString(attr(c, "variable")) != "kms:ViaService" {
+			continue
+		}
+		t, ok := attr(c, "values").(*hclsyntax.TupleConsExpr)
+		if !ok {
+			return ""
+		}
+		var out []string
+		for _, e := range t.Exprs {
+			s := strings.TrimPrefix(exprText(files, e), `"`)
+			svc, _, _ := strings.Cut(s, ".")
+			out = append(out, svc)
+		}
+		return strings.Join(out, ",")
+	}
+	return ""
+}
+
 func viaServiceOnly(files map[string]string, content *hclsyntax.Block) bool {
 	for _, c := range children(content, "condition") {
 		if literalString(attr(c, "variable")) != "kms:ViaService" {
@@ -449,7 +498,7 @@ func viaServiceOnly(files map[string]string, content *hclsyntax.Block) bool {
 		}
 		for _, e := range t.Exprs {
 			s := exprText(files, e)
-			if !strings.HasPrefix(s, `"sqs.`) && !strings.HasPrefix(s, `"dynamodb.`) {
+			if !strings.HasPrefix(s, `"sqs.`) && !strings.HasPrefix(s, `"dynamodb.`) && !strings.HasPrefix(s, `"s3.`) {
 				return false
 			}
 		}

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,9 +28,19 @@ func variables() []string {
 // notInTheModule: variables a worker deployment of the module has no use
 // for. The SMTP credentials come as one secret, SESQ_SMTP_CREDENTIALS (per
 // region); the single pair is for one-region setups outside the module; a
-// CA file is for private servers.
+// CA file is for private servers; and producers' settings (producerOnly).
 func notInTheModule() []string {
-	return append(config.OnlyForQueuesCreate(), "SESQ_SMTP_USERNAME", "SESQ_SMTP_PASSWORD", "SESQ_SMTP_CA_FILE")
+	return slices.Concat(config.OnlyForQueuesCreate(), producerOnly(), []string{"SESQ_SMTP_USERNAME", "SESQ_SMTP_PASSWORD", "SESQ_SMTP_CA_FILE"})
+}
+
+// producerOnly: the settings only producers read (`sesq enqueue`,
+// envelope.Producer): the bucket they store payloads too large for a
+// message in, and the size above which they do. A worker never stores a
+// payload (a retry, a deferral or a dead letter carries the pointer it
+// came with), and its role may not: neither the module nor the chart gives
+// them to it.
+func producerOnly() []string {
+	return []string{"SESQ_PAYLOAD_BUCKET", "SESQ_PAYLOAD_THRESHOLD"}
 }
 
 func checkModule(files map[string]string) []string {
@@ -93,7 +104,7 @@ func brokenCases() []brokenCase {
 		{"lane DLQ takes redrives from any queue", "main.tf", "sourceQueueArns   = [aws_sqs_queue.lane[each.key].arn]", "sourceQueueArns   = [aws_sqs_queue.source.arn]", "is not on a dead-letter queue naming its own queue"},
 		{"worker cannot read the lanes", "main.tf", "    sid       = \"ConsumeSourceQueue\"\n    actions   = [\"sqs:ReceiveMessage\", \"sqs:DeleteMessage\", \"sqs:ChangeMessageVisibility\", \"sqs:GetQueueAttributes\"]\n    resources = concat([aws_sqs_queue.source.arn], values(aws_sqs_queue.lane)[*].arn)", "    sid       = \"ConsumeSourceQueue\"\n    actions   = [\"sqs:ReceiveMessage\", \"sqs:DeleteMessage\", \"sqs:ChangeMessageVisibility\", \"sqs:GetQueueAttributes\"]\n    resources = [aws_sqs_queue.source.arn]", "want exactly"},
 		{"worker writes lane dead letters to their queues", "main.tf", "resources = concat([aws_sqs_queue.dlq.arn], values(aws_sqs_queue.lane_dlq)[*].arn)\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "resources = concat([aws_sqs_queue.dlq.arn], values(aws_sqs_queue.lane)[*].arn)\n  }\n  statement {\n    sid       = \"SendAsDelegate\"", "want exactly"},
-		{"producers on the first lane only", "main.tf", "    actions   = [\"sqs:SendMessage\", \"sqs:GetQueueUrl\"]\n    resources = concat([aws_sqs_queue.source.arn], values(aws_sqs_queue.lane)[*].arn)", "    actions   = [\"sqs:SendMessage\", \"sqs:GetQueueUrl\"]\n    resources = [aws_sqs_queue.source.arn]", "policy producer does not grant sqs:SendMessage on aws_sqs_queue.lane[*].arn"},
+		{"producers on the first lane only", "main.tf", "    actions   = [\"sqs:SendMessage\", \"sqs:GetQueueUrl\", \"sqs:GetQueueAttributes\"]\n    resources = concat([aws_sqs_queue.source.arn], values(aws_sqs_queue.lane)[*].arn)", "    actions   = [\"sqs:SendMessage\", \"sqs:GetQueueUrl\", \"sqs:GetQueueAttributes\"]\n    resources = [aws_sqs_queue.source.arn]", "policy producer does not grant sqs:SendMessage on aws_sqs_queue.lane[*].arn"},
 		{"operators on the first lane's dead letters only", "main.tf", "    sid       = \"ReadDeadLetters\"\n    actions   = [\"sqs:ReceiveMessage\", \"sqs:DeleteMessage\", \"sqs:ChangeMessageVisibility\", \"sqs:GetQueueAttributes\"]\n    resources = concat([aws_sqs_queue.dlq.arn], values(aws_sqs_queue.lane_dlq)[*].arn)", "    sid       = \"ReadDeadLetters\"\n    actions   = [\"sqs:ReceiveMessage\", \"sqs:DeleteMessage\", \"sqs:ChangeMessageVisibility\", \"sqs:GetQueueAttributes\"]\n    resources = [aws_sqs_queue.dlq.arn]", "policy operator does not grant sqs:ReceiveMessage on aws_sqs_queue.lane_dlq[*].arn"},
 		{"one queue beside lanes", "main.tf", "SESQ_QUEUE_URL          = local.lanes_on ? \"\" : aws_sqs_queue.source.url", "SESQ_QUEUE_URL          = aws_sqs_queue.source.url", "SESQ_QUEUE_URL must be empty with lanes"},
 		{"lanes without weights", "main.tf", "\"${l.name}=${local.lane_queues[l.name].queue_url}:${l.weight}\"", "\"${l.name}=${local.lane_queues[l.name].queue_url}\"", "SESQ_QUEUES does not carry each lane's weight"},
@@ -194,6 +205,39 @@ func brokenCases() []brokenCase {
 		{"deprecated output without notice", "outputs.tf", "Deprecated: use dead_letter_queue_url; removed in the next release.", "SESQ_DLQ_URL.", "its description must begin"},
 		{"deprecated region attribute", "main.tf", "region       = data.aws_region.current.id", "region       = data.aws_region.current.name", "data.aws_region.current.name is deprecated"},
 		{"provider v6 excluded", "versions.tf", `version = ">= 5.30, < 7.0"`, `version = "~> 5.30"`, "excludes provider v6"},
+
+		// Large messages: the payload bucket, its lifecycle and the grants on it.
+		{"payload bucket always created", "payloads.tf", "count         = var.create_payload_bucket ? 1 : 0", "count         = 1", "aws_s3_bucket.payload's count is not from var.create_payload_bucket"},
+		{"payload bucket emptied to destroy", "payloads.tf", "force_destroy = false", "force_destroy = true", "the payload bucket is force_destroy"},
+		{"payload bucket untagged", "payloads.tf", "  force_destroy = false\n  tags          = var.tags\n", "  force_destroy = false\n", "aws_s3_bucket.payload has no tags"},
+		{"public access block on another bucket", "payloads.tf", "bucket                  = aws_s3_bucket.payload[0].id", `bucket                  = "other"`, "aws_s3_bucket_public_access_block.payload is not on the payload bucket"},
+		{"payload bucket policy may be public", "payloads.tf", "block_public_policy     = true", "block_public_policy     = false", "does not set block_public_policy = true"},
+		{"payload bucket with ACLs", "payloads.tf", `object_ownership = "BucketOwnerEnforced"`, `object_ownership = "BucketOwnerPreferred"`, "object ownership is not BucketOwnerEnforced"},
+		{"payload bucket ignores the key", "payloads.tf", `sse_algorithm     = var.kms_key_arn == null ? "AES256" : "aws:kms"`, `sse_algorithm     = "AES256"`, "encryption with kms_key_arn is AES256, want aws:kms"},
+		{"payload bucket key of another variable", "payloads.tf", "kms_master_key_id = var.kms_key_arn", `kms_master_key_id = "alias/aws/s3"`, "kms_master_key_id is not var.kms_key_arn"},
+		{"a KMS request per payload", "payloads.tf", "bucket_key_enabled = var.kms_key_arn != null", "bucket_key_enabled = false", "no S3 Bucket Key"},
+		{"payloads over plain HTTP", "payloads.tf", `values   = ["false"]`, `values   = ["true"]`, "does not deny s3:* to every principal"},
+		{"plain HTTP denied on the bucket only", "payloads.tf", `resources = [aws_s3_bucket.payload[0].arn, "${aws_s3_bucket.payload[0].arn}/*"]`, `resources = [aws_s3_bucket.payload[0].arn]`, "does not deny s3:* to every principal"},
+		{"payloads expire before their dead letters", "payloads.tf", "ceil(local.dead_letter_retention_seconds / 86400) + var.payload_expiration_margin_days", "ceil(local.dead_letter_retention_seconds / 86400) - var.payload_expiration_margin_days", "they would expire before the dead letters pointing at them"},
+		{"payloads expire after the margin alone", "payloads.tf", "days = local.payload_expiration_days", "days = var.payload_expiration_margin_days", "do not expire after local.payload_expiration_days"},
+		{"expiry without the lanes' dead letters", "payloads.tf", "max(concat([aws_sqs_queue.dlq.message_retention_seconds], values(aws_sqs_queue.lane_dlq)[*].message_retention_seconds)...)", "aws_sqs_queue.dlq.message_retention_seconds", "every lane's"},
+		{"negative margin accepted", "variables.tf", "var.payload_expiration_margin_days >= 0", "var.payload_expiration_margin_days >= -14", "variable payload_expiration_margin_days accepts -1"},
+		{"no expiry precondition", "payloads.tf", "condition     = local.payload_expiration_days * 86400 >= local.dead_letter_retention_seconds", "condition     = true", "no precondition on the payload bucket's lifecycle"},
+		{"expiry on a prefix only", "payloads.tf", "    filter {}\n", "    filter {\n      prefix = \"payloads/\"\n    }\n", "does not cover the whole bucket"},
+		{"incomplete uploads kept a month", "payloads.tf", "days_after_initiation = 1", "days_after_initiation = 30", "does not abort incomplete multipart uploads"},
+		{"worker may write payloads", "main.tf", `actions   = ["s3:GetObject", "s3:DeleteObject"]`, `actions   = ["s3:GetObject", "s3:DeleteObject", "s3:PutObject"]`, "s3:PutObject on ${local.payload_bucket_arn}/*"},
+		{"worker reads any bucket", "main.tf", `resources = ["${local.payload_bucket_arn}/*"]`, `resources = ["arn:aws:s3:::*/*"]`, "a task policy statement names literal resources"},
+		{"worker cannot tell a missing payload", "main.tf", "    sid       = \"TellMissingPayloads\"\n    actions   = [\"s3:ListBucket\"]\n    resources = [local.payload_bucket_arn]\n  }\n  statement {\n    sid       = \"SuppressDuplicates\"", "    sid       = \"SuppressDuplicates\"", "want exactly"},
+		{"producers may read payloads", "main.tf", `actions   = ["s3:PutObject"]`, `actions   = ["s3:PutObject", "s3:GetObject"]`, "policy producer's S3 permissions are"},
+		{"operators cannot purge payloads", "main.tf", "    sid       = \"ReadAndDeletePayloads\"\n    actions   = [\"s3:GetObject\", \"s3:DeleteObject\"]\n    resources = [\"${local.payload_bucket_arn}/*\"]\n  }\n  statement {\n    sid       = \"TellMissingPayloads\"\n    actions   = [\"s3:ListBucket\"]\n    resources = [local.payload_bucket_arn]\n  }\n  dynamic", "    sid       = \"ReadAndDeletePayloads\"\n    actions   = [\"s3:GetObject\"]\n    resources = [\"${local.payload_bucket_arn}/*\"]\n  }\n  statement {\n    sid       = \"TellMissingPayloads\"\n    actions   = [\"s3:ListBucket\"]\n    resources = [local.payload_bucket_arn]\n  }\n  dynamic", "policy operator's S3 permissions are"},
+		{"payload key used through SQS", "main.tf", "      sid       = \"DecryptPayloads\"\n      actions   = [\"kms:Decrypt\"]\n      resources = [var.kms_key_arn]\n      condition {\n        test     = \"StringEquals\"\n        variable = \"kms:ViaService\"\n        values   = [\"s3.", "      sid       = \"DecryptPayloads\"\n      actions   = [\"kms:Decrypt\"]\n      resources = [var.kms_key_arn]\n      condition {\n        test     = \"StringEquals\"\n        variable = \"kms:ViaService\"\n        values   = [\"sqs.", "kms:Decrypt on var.kms_key_arn via sqs\n"},
+		{"producers decrypt payloads", "main.tf", `actions   = ["kms:GenerateDataKey"]`, `actions   = ["kms:GenerateDataKey", "kms:Decrypt"]`, "kms:Decrypt on var.kms_key_arn via s3"},
+		{"worker not pointed at the bucket", "main.tf", "SESQ_PAYLOAD_BUCKETS    = local.payload_bucket_name", `SESQ_PAYLOAD_BUCKETS    = "mail-payloads"`, "SESQ_PAYLOAD_BUCKETS is not the payload bucket"},
+		{"payload fetches not passed", "main.tf", "    SESQ_PAYLOAD_FETCHES    = tostring(var.payload_fetches)\n", "", "does not get SESQ_PAYLOAD_FETCHES"},
+		{"existing bucket without a name", "main.tf", "condition     = var.create_payload_bucket || var.payload_bucket_name != null", "condition     = true", "no precondition that payload_bucket_name is given"},
+		{"payload bucket name unchecked", "variables.tf", `"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"`, `"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$"`, `variable payload_bucket_name accepts "Mail-Payloads"`},
+		{"payload fetches unbounded", "variables.tf", "var.payload_fetches >= 1 && var.payload_fetches <= 1000", "var.payload_fetches >= 1", "variable payload_fetches accepts 1001"},
+		{"no payload bucket output", "outputs.tf", "output \"payload_bucket_arn\" {", "output \"payload_bucket_arn_\" {", `want output "payload_bucket_arn"`},
 	}
 }
 
@@ -207,7 +251,8 @@ func TestTerraformExamples(t *testing.T) {
 		"complete": {`module "sesq"`, `source = "../../modules/sesq"`, "kms_key_arn", "iam_role_permissions_boundary", "iam_role_path",
 			"tags", "default_tags", `"FARGATE_SPOT"`, "cpu_architecture", `"ARM64"`, "alarm_topic_arn", "create_configuration_set",
 			"configuration_set_sns_topic_arn", `"api-v2"`, "ledger_key_secret_arn", "adot_collector", "traces", "cloudwatch_metrics_namespace",
-			"lanes", `{ name = "transactional", weight = 8 }`, `{ name = "bulk", weight = 1 }`, "fairness", "tenant_share"},
+			"lanes", `{ name = "transactional", weight = 8 }`, `{ name = "bulk", weight = 1 }`, "fairness", "tenant_share",
+			"create_payload_bucket", "payload_expiration_margin_days", "payload_fetches", "module.sesq.payload_bucket_name"},
 		"identity-owner": {`resource "aws_ses_identity_policy"`, "ses:SendRawEmail", "delegate_role_arn"},
 	} {
 		files, err := ReadModule(filepath.Join("..", "..", "terraform", "examples", dir))

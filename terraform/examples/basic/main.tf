@@ -1,6 +1,7 @@
-# The least a sesq fleet needs: queues, roles, an autoscaled Fargate service
-# and alarms, with the module's defaults. Needs an ECS cluster with Container
-# Insights, subnets that reach SQS and SES, and the identities' ARNs (each
+# The least a sesq fleet needs: queues, a bucket for large messages' payloads,
+# roles, an autoscaled Fargate service and alarms, with the module's defaults.
+# Needs an ECS cluster with Container Insights, subnets that reach SQS, S3 and
+# SES, and the identities' ARNs (each
 # owner authorizes the output task_role_arn, see ../identity-owner). An SNS
 # topic for the alarms is optional. ../complete shows every option.
 #
@@ -71,6 +72,10 @@ output "queue_url" {
 
 output "dead_letter_queue_url" {
   value = module.sesq.dead_letter_queue_url
+}
+
+output "payload_bucket_name" {
+  value = module.sesq.payload_bucket_name
 }
 
 output "task_role_arn" {

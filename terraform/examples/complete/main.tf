@@ -1,6 +1,7 @@
 # A sesq fleet with every option of the module: two priority lanes
 # (transactional mail and bulk, eight to one), a customer-managed
-# KMS key for the queues and the idempotency table, roles under a path and a
+# KMS key for the queues, the idempotency table and the bucket of large
+# messages' payloads, roles under a path and a
 # permissions boundary, tags (with the provider's default_tags), Graviton
 # (ARM64) tasks mostly on Fargate Spot, the SES v2 API, a ledger key from
 # Secrets Manager, alarms to an SNS topic, a configuration set whose events
@@ -46,7 +47,7 @@ variable "image" {
 }
 
 variable "subnet_ids" {
-  description = "Private subnets with a route to SQS, DynamoDB, SES, KMS, CloudWatch Logs and X-Ray (NAT or VPC endpoints), and to ECR Public for the collector's image (NAT)."
+  description = "Private subnets with a route to SQS, DynamoDB, S3, SES, KMS, CloudWatch Logs and X-Ray (NAT or VPC endpoints), and to ECR Public for the collector's image (NAT)."
   type        = list(string)
 }
 
@@ -61,7 +62,7 @@ variable "identity_arns" {
 }
 
 variable "permissions_boundary_arn" {
-  description = "The organization's permissions boundary for roles. It must allow SQS, DynamoDB, SES, KMS, CloudWatch Logs and X-Ray, the actions the module grants."
+  description = "The organization's permissions boundary for roles. It must allow SQS, DynamoDB, S3, SES, KMS, CloudWatch Logs and X-Ray, the actions the module grants."
   type        = string
 }
 
@@ -98,11 +99,12 @@ locals {
   cluster_arn = aws_ecs_cluster_capacity_providers.sesq.cluster_name == "" ? "" : aws_ecs_cluster.sesq.arn
 }
 
-# The key of the queues and the table. Its default policy lets the account's
-# IAM policies grant it: the module grants the task role, the producers and
-# the operators its use through SQS (and DynamoDB) only.
+# The key of the queues, the table and the payload bucket. Its default
+# policy lets the account's IAM policies grant it: the module grants the
+# task role, the producers and the operators its use through SQS, DynamoDB
+# and S3 only.
 resource "aws_kms_key" "sesq" {
-  description             = "sesq queues and idempotency table"
+  description             = "sesq queues, idempotency table and payloads"
   enable_key_rotation     = true
   deletion_window_in_days = 30
 }
@@ -180,6 +182,19 @@ module "sesq" {
   ledger_key_secret_arn = var.ledger_key_secret_arn
   log_retention_days    = 90
 
+  # Large messages (attachments): an envelope over the queue's limit waits
+  # in the payload bucket the module creates (named sesq-payloads- and a
+  # unique suffix; output payload_bucket_name is the producers'
+  # SESQ_PAYLOAD_BUCKET), encrypted with the key above. Payloads whose
+  # message is gone expire 14 + 10 days after they were written: the
+  # margin leaves operators ten days past the dead letters' retention. A
+  # task holds at most three payloads in memory at once: with the v2 API's
+  # 40 MB messages up to about 260 MiB each while being sent, 780 MiB of
+  # the task's 1024 (the module warns when they do not fit).
+  create_payload_bucket          = true
+  payload_expiration_margin_days = 10
+  payload_fetches                = 3
+
   # Alarms, and the reputation the account answers for.
   alarm_topic_arn                = aws_sns_topic.alarms.arn
   oldest_message_alarm_seconds   = 600
@@ -212,13 +227,18 @@ output "dead_letter_queue_urls" {
   value       = { for name, lane in module.sesq.lanes : name => lane.dead_letter_queue_url }
 }
 
+output "payload_bucket_name" {
+  description = "Producers' SESQ_PAYLOAD_BUCKET: where they store envelopes too large for a message."
+  value       = module.sesq.payload_bucket_name
+}
+
 output "task_role_arn" {
   description = "Give this to each identity owner (../identity-owner's delegate_role_arn)."
   value       = module.sesq.task_role_arn
 }
 
 output "producer_policy_arn" {
-  description = "Attach to producers' roles (includes the key's use through SQS)."
+  description = "Attach to producers' roles (sending to both lanes, writing payloads, and the key's use through SQS and S3)."
   value       = module.sesq.producer_policy_arn
 }
 

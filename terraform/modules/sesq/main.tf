@@ -48,7 +48,10 @@ locals {
   # Every SESQ_* setting the worker reads (internal/config), handed to the
   # container. The queues are one queue (SESQ_QUEUE_URL, SESQ_DLQ_URL) or
   # lanes (SESQ_QUEUES, SESQ_DLQ_URLS): the other form is empty, which sesq
-  # reads as unset.
+  # reads as unset. Not SESQ_PAYLOAD_BUCKET or SESQ_PAYLOAD_THRESHOLD: they
+  # tell producers where and above what size to store a payload, and the
+  # worker never stores one (a retry, a deferral or a dead letter carries
+  # the pointer it came with).
   environment = {
     AWS_REGION              = local.region
     SESQ_QUEUE_URL          = local.lanes_on ? "" : aws_sqs_queue.source.url
@@ -80,6 +83,8 @@ locals {
     SESQ_SMTP_PORT          = tostring(var.smtp_port)
     SESQ_SMTP_ENDPOINT      = var.smtp_endpoint
     SESQ_SMTP_TLS           = var.smtp_tls
+    SESQ_PAYLOAD_BUCKETS    = local.payload_bucket_name
+    SESQ_PAYLOAD_FETCHES    = tostring(var.payload_fetches)
   }
 
   # SMTP credentials and the ledger key come from Secrets Manager, never as
@@ -226,11 +231,12 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
 # IAM. The task role may consume the source queue (and every lane's),
 # re-enqueue on it (quota deferrals and shutdown hand-backs carry their
 # attempt count in a new message), write the dead-letter queue (each lane's), send as a delegate for the given
-# identities, and read its send quota: nothing else, and no wildcard
+# identities, read and delete payloads in the payload bucket (payloads.tf),
+# and read its send quota: nothing else, and no wildcard
 # resource but GetSendQuota's, which has none. Four grants depend on inputs:
-# the queues' and table's KMS key (kms_key_arn), used only through SQS and
-# DynamoDB; sending with the module's configuration set (its name, in any
-# region of the account: see ses.tf); and, for the collector
+# the KMS key (kms_key_arn), used only through SQS and DynamoDB, and
+# through S3 to decrypt payloads; sending with the module's configuration
+# set (its name, in any region of the account: see ses.tf); and, for the collector
 # (adot_collector), writing its metrics log group and, with traces,
 # X-Ray's PutTraceSegments (which has no resource).
 
@@ -265,6 +271,22 @@ data "aws_iam_policy_document" "task" {
     actions   = ["ses:SendEmail", "ses:SendRawEmail", "ses:SendTemplatedEmail"]
     resources = var.identity_arns
   }
+  # Large messages: the worker reads the payload a pointer names and
+  # deletes it once the message is done with (a dead letter keeps it, for
+  # replay). No s3:PutObject: it never stores a payload. s3:ListBucket
+  # makes S3 answer a missing payload with NoSuchKey instead of
+  # AccessDenied, so that sesq dead-letters it as missing at once rather
+  # than retrying what no retry brings back.
+  statement {
+    sid       = "ReadAndDeletePayloads"
+    actions   = ["s3:GetObject", "s3:DeleteObject"]
+    resources = ["${local.payload_bucket_arn}/*"]
+  }
+  statement {
+    sid       = "TellMissingPayloads"
+    actions   = ["s3:ListBucket"]
+    resources = [local.payload_bucket_arn]
+  }
   statement {
     sid       = "SuppressDuplicates"
     actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
@@ -288,6 +310,21 @@ data "aws_iam_policy_document" "task" {
         test     = "StringEquals"
         variable = "kms:ViaService"
         values   = ["sqs.${local.region}.${data.aws_partition.current.dns_suffix}", "dynamodb.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
+  }
+  # Payloads under the key (SSE-KMS): reading them needs kms:Decrypt,
+  # through S3 only.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "DecryptPayloads"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.${data.aws_partition.current.dns_suffix}"]
       }
     }
   }
@@ -368,14 +405,23 @@ resource "aws_iam_role_policy" "execution_secrets" {
   policy = data.aws_iam_policy_document.execution_secrets[0].json
 }
 
-# Producers attach this policy to enqueue envelopes, on every lane. With
+# Producers attach this policy to enqueue envelopes, on every lane (reading
+# the queue's MaximumMessageSize, which sets when a body goes to S3), and to
+# store payloads too large for a message in the payload bucket: write only,
+# since a producer has no business reading other producers' mail. With
 # kms_key_arn, SQS needs the sender to generate and check a data key of the
-# queue's key.
+# queue's key, and S3 a data key to encrypt the payload with (one
+# PutObject; a multipart upload would need kms:Decrypt too).
 data "aws_iam_policy_document" "producer" {
   statement {
     sid       = "EnqueueEnvelopes"
-    actions   = ["sqs:SendMessage", "sqs:GetQueueUrl"]
+    actions   = ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
     resources = concat([aws_sqs_queue.source.arn], values(aws_sqs_queue.lane)[*].arn)
+  }
+  statement {
+    sid       = "StorePayloads"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.payload_bucket_arn}/*"]
   }
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [1]
@@ -390,6 +436,19 @@ data "aws_iam_policy_document" "producer" {
       }
     }
   }
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "EncryptPayloads"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [var.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
+  }
 }
 
 resource "aws_iam_policy" "producer" {
@@ -400,7 +459,9 @@ resource "aws_iam_policy" "producer" {
 }
 
 # Operators attach this policy to inspect, replay and purge the dead-letter
-# queue, and each lane's.
+# queue, and each lane's: reading a dead letter's envelope reads its
+# payload, a purge deletes it (a replay moves the pointer only), and
+# s3:ListBucket tells a missing payload from one they may not read.
 data "aws_iam_policy_document" "operator" {
   statement {
     sid       = "ReadDeadLetters"
@@ -412,6 +473,16 @@ data "aws_iam_policy_document" "operator" {
     actions   = ["sqs:SendMessage"]
     resources = concat([aws_sqs_queue.source.arn], values(aws_sqs_queue.lane)[*].arn)
   }
+  statement {
+    sid       = "ReadAndDeletePayloads"
+    actions   = ["s3:GetObject", "s3:DeleteObject"]
+    resources = ["${local.payload_bucket_arn}/*"]
+  }
+  statement {
+    sid       = "TellMissingPayloads"
+    actions   = ["s3:ListBucket"]
+    resources = [local.payload_bucket_arn]
+  }
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [1]
     content {
@@ -422,6 +493,19 @@ data "aws_iam_policy_document" "operator" {
         test     = "StringEquals"
         variable = "kms:ViaService"
         values   = ["sqs.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "DecryptPayloads"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.${data.aws_partition.current.dns_suffix}"]
       }
     }
   }
@@ -489,6 +573,10 @@ resource "aws_ecs_task_definition" "sesq" {
     precondition {
       condition     = var.adot_collector == null || try(var.adot_collector.cpu < var.cpu && var.adot_collector.memory < var.memory, false)
       error_message = "adot_collector.cpu and adot_collector.memory must be below the task's cpu and memory: sesq needs the rest."
+    }
+    precondition {
+      condition     = var.create_payload_bucket || var.payload_bucket_name != null
+      error_message = "payload_bucket_name is required when create_payload_bucket is false: the existing bucket sesq reads payloads from (SESQ_PAYLOAD_BUCKETS) and the policies are granted on."
     }
   }
 }

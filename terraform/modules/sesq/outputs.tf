@@ -62,6 +62,18 @@ output "idempotency_table_arn" {
   value       = aws_dynamodb_table.idempotency.arn
 }
 
+# Large messages.
+
+output "payload_bucket_name" {
+  description = "The payload bucket (created, or payload_bucket_name): producers' SESQ_PAYLOAD_BUCKET, where they store envelopes too large for an SQS message; the worker's SESQ_PAYLOAD_BUCKETS, and `sesq dlq`'s."
+  value       = local.payload_bucket_name
+}
+
+output "payload_bucket_arn" {
+  description = "ARN of the payload bucket."
+  value       = local.payload_bucket_arn
+}
+
 # IAM.
 
 output "task_role_arn" {
@@ -80,7 +92,7 @@ output "task_execution_role_arn" {
 }
 
 output "producer_policy_arn" {
-  description = "Attach to producer services' roles: sqs:SendMessage on the source queue and every lane's (and the queues' KMS key through SQS with kms_key_arn)."
+  description = "Attach to producer services' roles: sqs:SendMessage on the source queue and every lane's, s3:PutObject in the payload bucket (and, with kms_key_arn, the key through SQS and kms:GenerateDataKey through S3)."
   value       = aws_iam_policy.producer.arn
 }
 
@@ -90,7 +102,7 @@ output "producer_policy_json" {
 }
 
 output "operator_policy_arn" {
-  description = "Attach to operators' roles for `sesq dlq inspect|replay|purge`, on every lane's dead-letter queue."
+  description = "Attach to operators' roles for `sesq dlq inspect|replay|purge`, on every lane's dead-letter queue, and to read and delete (purge) the payloads in the payload bucket."
   value       = aws_iam_policy.operator.arn
 }
 

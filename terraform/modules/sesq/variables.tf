@@ -10,7 +10,7 @@ variable "name" {
 }
 
 variable "tags" {
-  description = "Tags of every resource the module creates that takes tags (queues, table, roles, policies, log group, task definition, service and its tasks, autoscaling target, alarms, configuration set). They add to the provider's default_tags."
+  description = "Tags of every resource the module creates that takes tags (queues, table, payload bucket, roles, policies, log group, task definition, service and its tasks, autoscaling target, alarms, configuration set). They add to the provider's default_tags."
   type        = map(string)
   default     = {}
   nullable    = false
@@ -31,7 +31,7 @@ variable "cluster_arn" {
 }
 
 variable "subnet_ids" {
-  description = "Subnets of the tasks (awsvpc). They need a route to SQS and SES (NAT or VPC endpoints)."
+  description = "Subnets of the tasks (awsvpc). They need a route to SQS, SES and S3 (NAT or VPC endpoints; S3's gateway endpoint costs nothing)."
   type        = list(string)
 }
 
@@ -145,7 +145,7 @@ variable "allowed_identities" {
 # Encryption.
 
 variable "kms_key_arn" {
-  description = "ARN of a customer-managed KMS key for the queues (SSE-KMS) and the idempotency table. The task role gets kms:Decrypt and kms:GenerateDataKey on it through SQS and DynamoDB only, and so do the producer and operator policies through SQS; the key's policy must let the account's IAM policies grant it (the default key policy does). null: SQS-managed SSE on the queues and the AWS-managed key on the table."
+  description = "ARN of a customer-managed KMS key for the queues (SSE-KMS), the idempotency table and the payload bucket the module creates (SSE-KMS with an S3 Bucket Key). The task role gets kms:Decrypt and kms:GenerateDataKey on it through SQS and DynamoDB only, and kms:Decrypt through S3; the producer and operator policies get the first two through SQS, and through S3 kms:GenerateDataKey (producers) or kms:Decrypt (operators). The key's policy must let the account's IAM policies grant it (the default key policy does). null: SQS-managed SSE on the queues, the AWS-managed key on the table and SSE-S3 on the bucket."
   type        = string
   default     = null
   validation {
@@ -165,10 +165,45 @@ variable "kms_data_key_reuse_period_seconds" {
   }
 }
 
+# Large messages: envelopes too large for an SQS message wait in S3 (SQS
+# Extended Client pointers), in the payload bucket (payloads.tf).
+
+variable "create_payload_bucket" {
+  description = "Create the payload bucket: S3, where producers put envelopes too large for an SQS message and the message carries a pointer to them (the SQS Extended Client's format). It is encrypted (SSE-KMS with kms_key_arn, else SSE-S3), blocks public access, enforces bucket-owner ownership (no ACLs), refuses requests without TLS, and expires objects the dead-letter queue's retention plus payload_expiration_margin_days after they were written. false: use the existing bucket payload_bucket_name, whose encryption, lifecycle and policy are then yours to set."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "payload_bucket_name" {
+  description = "With create_payload_bucket: the new bucket's name (null: a unique name beginning NAME-payloads-, NAME lowercased and cut to 27 characters). Without it: the existing bucket, required. Either way it is SESQ_PAYLOAD_BUCKETS, the one bucket sesq follows pointers into, and the bucket the task role, the producer policy and the operator policy are granted on (output payload_bucket_name: producers' SESQ_PAYLOAD_BUCKET)."
+  type        = string
+  default     = null
+  validation {
+    # S3's rules for general purpose buckets, less the reserved prefixes
+    # and suffixes (S3 itself refuses those).
+    condition     = var.payload_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.payload_bucket_name)) && !can(regex("\\.\\.|^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$", var.payload_bucket_name))
+    error_message = "payload_bucket_name must be an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit, no two dots in a row, not an IP address), or null."
+  }
+}
+
+variable "payload_expiration_margin_days" {
+  description = "Payload objects expire this many days after the longest retention of the dead-letter queues (14 days): enough for a message's time in the source queue before it is dead-lettered (4 days' retention, plus quota deferrals) and for operators to replay or purge it. Expiry is for orphans, payloads whose message is gone (expired unsent, or purged by other means than sesq dlq purge); sesq deletes a payload itself when its message is finished. Whole days, 0 to 3650."
+  type        = number
+  default     = 7
+  nullable    = false
+  validation {
+    # Negative would expire payloads before the dead letters pointing at
+    # them: a replay would find nothing.
+    condition     = var.payload_expiration_margin_days >= 0 && var.payload_expiration_margin_days <= 3650 && floor(var.payload_expiration_margin_days) == var.payload_expiration_margin_days
+    error_message = "payload_expiration_margin_days must be whole days from 0 to 3650: payloads must not expire before the dead letters that point at them."
+  }
+}
+
 # IAM.
 
 variable "iam_role_permissions_boundary" {
-  description = "ARN of the permissions boundary of every role the module creates (task and execution roles). The boundary must allow what the roles are granted (SQS, DynamoDB, SES, KMS with kms_key_arn, CloudWatch Logs and X-Ray with adot_collector). null: none."
+  description = "ARN of the permissions boundary of every role the module creates (task and execution roles). The boundary must allow what the roles are granted (SQS, DynamoDB, S3, SES, KMS with kms_key_arn, CloudWatch Logs and X-Ray with adot_collector). null: none."
   type        = string
   default     = null
   validation {
@@ -539,6 +574,16 @@ variable "tenant_share" {
   validation {
     condition     = var.tenant_share > 0 && var.tenant_share <= 1
     error_message = "tenant_share must be above 0 and at most 1."
+  }
+}
+
+variable "payload_fetches" {
+  description = "SESQ_PAYLOAD_FETCHES: payloads from S3 one task holds in memory at once (1 to 1000); a message whose payload must wait for one is not sent meanwhile. Each takes up to about 69 MiB while it is sent with api or smtp (10 MB messages), 260 MiB with api-v2 (40 MB): memory must hold payload_fetches times that beside sesq's own (a check warns when it does not)."
+  type        = number
+  default     = 4
+  validation {
+    condition     = var.payload_fetches >= 1 && var.payload_fetches <= 1000 && floor(var.payload_fetches) == var.payload_fetches
+    error_message = "payload_fetches must be a whole number from 1 to 1000."
   }
 }
 
