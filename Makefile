@@ -23,7 +23,7 @@ HELM          = $(TOOLS_DIR)/helm-$(HELM_VERSION)
 
 EMULATORS = localstack/node_modules/.installed
 
-.PHONY: all build test guarantees vet fmt-check tf-fmt darwin demo demo-v2 deps tools fuzz bench bench-tenants bench-rate bench-profile bench-go clean
+.PHONY: all build test guarantees vet fmt-check tf-fmt darwin demo demo-v2 deps tools fuzz bench bench-tenants bench-large bench-rate bench-profile bench-go clean
 
 all: build
 
@@ -103,6 +103,7 @@ fuzz:
 	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzParseIdentityARN$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./envelope/ -run '^$$' -fuzz '^FuzzDuplicateKeyScan$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/ledger/ -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./payload/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/telemetry/ -run '^$$' -fuzz '^FuzzParseXRay$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # The benchmark harness in ../shared/bench (see its README) against sesq and
@@ -114,6 +115,13 @@ bench: build
 	$(GO) run -C $(BENCH) . -worker "sesq=$(CURDIR)/bin/sesq run" -peer sqs-consumer -peer naive-go -n-for naive-go=3000 \
 		-env SESQ_HTTP_ADDR= $(BENCH_FLAGS)
 	$(MAKE) --no-print-directory bench-tenants
+	$(MAKE) --no-print-directory bench-large
+
+# Memory for large messages (internal/benchtools/largemem): 32 envelopes of
+# an 8 MB raw message from S3 with 32 senders, SESQ_PAYLOAD_FETCHES 4 and
+# 32; the worker's peak RSS.
+bench-large: deps build
+	$(GO) run ./internal/benchtools/largemem -sesq $(CURDIR)/bin/sesq
 
 # Tenants, lanes and FIFO (internal/benchtools/tenants; docs/performance.md):
 # rate control with 1, 2 and 4 workers against one 200/s account, a noisy

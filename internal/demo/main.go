@@ -12,6 +12,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sesv2types "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -77,7 +79,16 @@ func run(bin string, keep bool, httpAddr, transport string) error {
 	stackEnv := []string{
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL_SQS=" + fauxqs.URL, "AWS_ENDPOINT_URL_SES=" + sesLocal.URL, "AWS_ENDPOINT_URL_SESV2=" + sesLocal.URL,
-		"SESQ_TRANSPORT=" + transport,
+		"AWS_ENDPOINT_URL_S3=" + fauxqs.URL,
+		"SESQ_TRANSPORT=" + transport, "SESQ_PAYLOAD_BUCKET=" + payloadBucket, "SESQ_PAYLOAD_BUCKETS=" + payloadBucket,
+	}
+	step("creating the S3 bucket %s for envelopes too large for a message (fauxqs serves S3 too)", payloadBucket)
+	s3c := s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(fauxqs.URL), UsePathStyle: true, DisableLogOutputChecksumValidationSkipped: true,
+		Credentials: credentials.NewStaticCredentialsProvider("demo", "demo", ""), HTTPClient: awsclient.HTTPClient(0),
+	})
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(payloadBucket)}); err != nil {
+		return fmt.Errorf("create bucket %s: %w", payloadBucket, err)
 	}
 	v2 := transport == "api-v2"
 	if v2 {
@@ -180,6 +191,14 @@ func run(bin string, keep bool, httpAddr, transport string) error {
 		fmt.Printf("    %-22s %s\n", e.id, where)
 	}
 
+	n := countObjects(ctx, s3c)
+	for wait := time.Now().Add(5 * time.Second); n > 0 && time.Now().Before(wait); n = countObjects(ctx, s3c) {
+		time.Sleep(100 * time.Millisecond) // deleted just after its message
+	}
+	if n >= 0 {
+		fmt.Printf("    payloads left in s3://%s: %d (a payload is deleted once its message is sent)\n", payloadBucket, n)
+	}
+
 	step("sesq dlq inspect")
 	insp := sesqCmd(bin, env, "", "dlq", "inspect")
 	insp.Stdout, insp.Stderr = os.Stdout, os.Stderr
@@ -219,6 +238,7 @@ func demoEnvelopes(root string, v2 bool) ([]demoEnvelope, error) {
 		{id: "raw-arn-parameters", what: "SendRawEmail with SourceArn, FromArn, ReturnPathArn parameters", subject: "Raw message with ARN parameters"},
 		{id: "not-allowed-identity", what: "SendEmail for an identity outside SESQ_ALLOWED_IDENTITIES: must be dead-lettered", subject: "Should never be sent"},
 	}
+	list = append(list, largeEnvelope())
 	if v2 {
 		list = append(list,
 			demoEnvelope{id: "v2-templated", what: "SendTemplatedEmail with SourceArn (the template demo-receipt)", subject: "Your receipt 42"},
@@ -226,6 +246,9 @@ func demoEnvelopes(root string, v2 bool) ([]demoEnvelope, error) {
 		)
 	}
 	for i, e := range list {
+		if e.body != "" {
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(root, "envelope", "testdata", "examples", e.id+".json"))
 		if err != nil {
 			return nil, err
@@ -237,6 +260,45 @@ func demoEnvelopes(root string, v2 bool) ([]demoEnvelope, error) {
 		list[i].body = line.String()
 	}
 	return list, nil
+}
+
+// payloadBucket holds the demo's envelopes too large for an SQS message.
+const payloadBucket = "sesq-demo-payloads"
+
+// largeEnvelope is a SendRawEmail envelope with a 2 MB attachment: over
+// SQS's message size, so sesq enqueue stores it in S3 (SESQ_PAYLOAD_BUCKET)
+// and enqueues the SQS Extended Client's pointer to it.
+func largeEnvelope() demoEnvelope {
+	const subject = "A 2 MB attachment, through S3"
+	arn := "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+	var msg strings.Builder
+	msg.WriteString("From: sender@example.com\r\nTo: recipient@example.com\r\nSubject: " + subject + "\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"part\"\r\n\r\n--part\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nThe report is attached.\r\n" +
+		"--part\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"report.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	data := make([]byte, 57)
+	for i := 0; i < 2<<20/76; i++ {
+		for j := range data {
+			data[j] = byte(i + j)
+		}
+		msg.WriteString(base64.StdEncoding.EncodeToString(data) + "\r\n")
+	}
+	msg.WriteString("--part--\r\n")
+	body, _ := json.Marshal(map[string]any{
+		"version": 1, "id": "demo-large-attachment", "action": "SendRawEmail",
+		"sourceArn": arn, "fromArn": arn, "returnPathArn": arn,
+		"raw": base64.StdEncoding.EncodeToString([]byte(msg.String())),
+	})
+	return demoEnvelope{id: "large-attachment", what: "SendRawEmail with a 2 MB attachment: stored in S3, a pointer enqueued", subject: subject, body: string(body)}
+}
+
+// countObjects is how many objects the payload bucket holds; -1 when it
+// cannot tell.
+func countObjects(ctx context.Context, c *s3.Client) int {
+	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(payloadBucket)})
+	if err != nil {
+		return -1
+	}
+	return int(aws.ToInt32(out.KeyCount))
 }
 
 // createTemplate creates the demo's SES template in aws-ses-v2-local, with
