@@ -15,6 +15,7 @@ type job struct {
 	msg    types.Message
 	tenant string // the envelope's tenant; "" when fairness is off or the body is no envelope
 	group  string // the FIFO message group; "" on a standard queue
+	large  bool   // the envelope is in S3 (package payload): it takes a large-message slot
 	// The body, parsed when the tenant was needed (parsed is false
 	// otherwise): handle uses it instead of parsing again.
 	parsed bool
@@ -35,11 +36,17 @@ type job struct {
 //     offered, and the next one only once it is finished. A job that ends
 //     handed back (made visible again later) releases the rest of its
 //     group, unstarted: SQS hands them out again after it.
+//
+// A job whose envelope is in S3 goes to a sender only while fewer than
+// largeLimit such jobs are out: memory stays bounded, and no sender waits
+// for a large-message slot while small messages are waiting.
 type dispatcher struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	lanes  []*laneJobs
 	limit  int                // senders one tenant may hold while others wait
+	large  int                // jobs with an S3 payload out at most
+	out    int                // jobs with an S3 payload out
 	busy   map[string]int     // jobs with a sender, per tenant
 	queued map[string]int     // jobs offered (not started), per tenant
 	groups map[groupKey]*fifo // FIFO groups with a job offered or started
@@ -70,8 +77,8 @@ type groupKey struct {
 // fifo is one FIFO group's jobs behind the one offered or started.
 type fifo struct{ waiting []*job }
 
-func newDispatcher(lanes []*lane, limit int) *dispatcher {
-	d := &dispatcher{limit: max(limit, 1), busy: map[string]int{}, queued: map[string]int{}, groups: map[groupKey]*fifo{}}
+func newDispatcher(lanes []*lane, limit, large int) *dispatcher {
+	d := &dispatcher{limit: max(limit, 1), large: max(large, 1), busy: map[string]int{}, queued: map[string]int{}, groups: map[groupKey]*fifo{}}
 	d.cond = sync.NewCond(&d.mu)
 	for _, l := range lanes {
 		d.lanes = append(d.lanes, &laneJobs{lane: l, weight: float64(max(l.Weight, 1))})
@@ -177,6 +184,9 @@ func (d *dispatcher) pick(capped bool) *job {
 		delete(d.queued, j.tenant)
 	}
 	d.busy[j.tenant]++
+	if j.large {
+		d.out++
+	}
 	return j
 }
 
@@ -188,7 +198,11 @@ func (d *dispatcher) turn(lj *laneJobs, capped bool) int {
 	n := len(lj.tenants)
 	for k := range n {
 		i := (lj.next + k) % n
-		if !capped || d.mayTake(lj.tenants[i].key) {
+		t := lj.tenants[i]
+		if t.jobs[0].large && d.out >= d.large && !d.closed {
+			continue // no large-message slot: the tenant's next job waits
+		}
+		if !capped || d.mayTake(t.key) {
 			return i
 		}
 	}
@@ -216,6 +230,9 @@ func (d *dispatcher) done(j *job, released bool) []*job {
 	defer d.mu.Unlock()
 	if d.busy[j.tenant]--; d.busy[j.tenant] <= 0 {
 		delete(d.busy, j.tenant)
+	}
+	if j.large {
+		d.out--
 	}
 	var out []*job
 	if j.lane.fifo {

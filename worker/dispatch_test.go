@@ -9,12 +9,12 @@ import (
 )
 
 // jobs are jobs written "lane:tenant:group:id" (group empty on a standard
-// lane), all pushed in order.
+// lane; ":L" after the id: its envelope is in S3), all pushed in order.
 func pushAll(d *dispatcher, lanes map[string]*lane, specs string) map[string]*job {
 	out := map[string]*job{}
 	for _, s := range strings.Fields(specs) {
 		p := strings.Split(s, ":")
-		j := &job{lane: lanes[p[0]], tenant: p[1], group: p[2], msg: types.Message{MessageId: aws.String(p[3])}}
+		j := &job{lane: lanes[p[0]], tenant: p[1], group: p[2], msg: types.Message{MessageId: aws.String(p[3])}, large: len(p) > 4 && p[4] == "L"}
 		out[p[3]] = j
 		d.push(j)
 	}
@@ -73,7 +73,7 @@ func TestDispatchOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			list, byName := testLanes(tc.lanes...)
-			d := newDispatcher(list, tc.limit)
+			d := newDispatcher(list, tc.limit, 4)
 			pushAll(d, byName, tc.push)
 			if got := take(t, d, len(strings.Fields(tc.want))); got != tc.want {
 				t.Errorf("order %q, want %q", got, tc.want)
@@ -86,7 +86,7 @@ func TestDispatchOrder(t *testing.T) {
 // even on its turn; alone, it goes past its limit.
 func TestDispatchTenantLimit(t *testing.T) {
 	list, byName := testLanes("q/1")
-	d := newDispatcher(list, 2)
+	d := newDispatcher(list, 2, 4)
 	pushAll(d, byName, "q:a::a1 q:a::a2 q:a::a3 q:a::a4")
 	if got := take(t, d, 3); got != "a1 a2 a3" {
 		t.Fatalf("alone: %q, want a past its limit", got)
@@ -99,7 +99,7 @@ func TestDispatchTenantLimit(t *testing.T) {
 
 func TestDispatchFIFOGroupGoesOnAfterItsHead(t *testing.T) {
 	list, byName := testLanes("f/1/fifo")
-	d := newDispatcher(list, 32)
+	d := newDispatcher(list, 32, 4)
 	jobs := pushAll(d, byName, "f:a:g:1 f:a:g:2 f:a:g:3 f:a:h:4")
 	if got := take(t, d, 3); got != "1 4 -" {
 		t.Fatalf("offered %q, want the heads 1 and 4", got)
@@ -127,7 +127,7 @@ func TestDispatchFIFOGroupGoesOnAfterItsHead(t *testing.T) {
 
 func TestDispatchCloseOffersEverything(t *testing.T) {
 	list, byName := testLanes("f/1/fifo")
-	d := newDispatcher(list, 32)
+	d := newDispatcher(list, 32, 4)
 	pushAll(d, byName, "f:a:g:1 f:a:g:2")
 	if j, ok := d.next(); !ok || aws.ToString(j.msg.MessageId) != "1" {
 		t.Fatalf("first: %v %v", j, ok)
@@ -138,5 +138,20 @@ func TestDispatchCloseOffersEverything(t *testing.T) {
 	}
 	if _, ok := d.next(); ok {
 		t.Fatal("next after everything was taken")
+	}
+}
+
+// Jobs with an S3 payload go out only while a large-message slot is free;
+// the small ones behind them in other tenants' turns go on meanwhile.
+func TestDispatchLargeMessageSlots(t *testing.T) {
+	list, byName := testLanes("q/1")
+	d := newDispatcher(list, 32, 1)
+	jobs := pushAll(d, byName, "q:a::L1:L q:a::L2:L q:b::s1 q:b::s2")
+	if got := take(t, d, 4); got != "L1 s1 s2 -" {
+		t.Fatalf("offered %q, want L2 held for the slot", got)
+	}
+	d.done(jobs["L1"], false)
+	if got := take(t, d, 2); got != "L2 -" {
+		t.Errorf("after L1: %q, want L2", got)
 	}
 }

@@ -306,7 +306,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	// senders, fairly among lanes and tenants and in order within a FIFO
 	// group. Credits bound what a lane has received and not finished to
 	// SESQ_CONCURRENCY plus two batches.
-	w.dispatch = newDispatcher(w.lanes, w.cfg.senderLimit())
+	w.dispatch = newDispatcher(w.lanes, w.cfg.senderLimit(), w.cfg.payloadFetches())
 	n := max(2, pollerCount(w.cfg.Concurrency, w.cfg.BatchSize)/len(w.lanes))
 	var senders, pollers sync.WaitGroup
 	for _, l := range w.lanes {
@@ -471,14 +471,14 @@ func (w *Worker) poll(ctx, work context.Context, l *lane) {
 // tenant, which needs the body parsed (kept for handle), and its FIFO
 // group.
 func (w *Worker) newJob(l *lane, m types.Message) *job {
-	j := &job{lane: l, msg: m}
+	j := &job{lane: l, msg: m, large: payload.IsPointer(aws.ToString(m.Body))}
 	group := m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
 	if l.fifo {
 		j.group = group
 	}
 	switch {
 	case w.cfg.FairnessOff:
-	case payload.IsPointer(aws.ToString(m.Body)):
+	case j.large:
 		// The envelope is in S3, fetched by the sender: the message's
 		// group stands for its tenant (producers set it so).
 		j.tenant = group
