@@ -177,14 +177,20 @@ func (s *Store) Fetch(ctx context.Context, p Pointer) ([]byte, error) {
 	if n := aws.ToInt64(out.ContentLength); s.MaxSize > 0 && n > s.MaxSize {
 		return nil, fmt.Errorf("payload of %d bytes in bucket %q, over %d: %w", n, p.Bucket, s.MaxSize, ErrTooLarge)
 	}
+	if n := aws.ToInt64(out.ContentLength); n > 0 {
+		// The length is known: read into exactly that much (a buffer that
+		// grows as it reads would copy a 10 MB payload into 20 MB).
+		b := make([]byte, n)
+		if _, err := io.ReadFull(out.Body, b); err != nil {
+			return nil, fmt.Errorf("read payload from bucket %q: %w", p.Bucket, err)
+		}
+		return b, nil
+	}
 	r := io.Reader(out.Body)
 	if s.MaxSize > 0 {
 		r = io.LimitReader(out.Body, s.MaxSize+1)
 	}
 	var buf bytes.Buffer
-	if n := aws.ToInt64(out.ContentLength); n > 0 {
-		buf.Grow(int(n))
-	}
 	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("read payload from bucket %q: %w", p.Bucket, err)
 	}

@@ -70,21 +70,26 @@ func (a *acks) delete(handle string) { a.submit(handle, deleteOp) }
 // then (in a goroutine of its own, waited for by close). A delete that
 // fails, or is replaced by a later operation, never runs it: the message
 // will be delivered again.
-func (a *acks) deleteThen(handle string, then func()) {
-	a.mu.Lock()
-	a.then[handle] = then
-	a.mu.Unlock()
-	a.submit(handle, deleteOp)
-}
+func (a *acks) deleteThen(handle string, then func()) { a.submitThen(handle, deleteOp, then) }
 
 // setVisibility makes a message visible again after d (0: at once).
 func (a *acks) setVisibility(handle string, d time.Duration) {
 	a.submit(handle, visibilitySeconds(d))
 }
 
-func (a *acks) submit(handle string, visibility int32) {
+func (a *acks) submit(handle string, visibility int32) { a.submitThen(handle, visibility, nil) }
+
+// submitThen asks for an operation on handle and, for a delete, what is to
+// follow it once SQS confirmed it: both under one lock, so that no settle
+// of an earlier operation comes between them.
+func (a *acks) submitThen(handle string, visibility int32, then func()) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if then != nil {
+		a.then[handle] = then
+	} else {
+		delete(a.then, handle)
+	}
 	switch op := a.ops[handle]; {
 	case op == nil:
 		a.ops[handle] = &ackOp{visibility: visibility}
@@ -269,7 +274,7 @@ func (a *acks) settle(batch []ackEntry, failed, refused map[string]bool, last bo
 		delete(a.ops, e.handle)
 		then := a.then[e.handle]
 		delete(a.then, e.handle)
-		if then != nil && e.visibility == deleteOp && !failed[e.handle] && !refused[e.handle] {
+		if then != nil && e.visibility == deleteOp && !failed[e.handle] && !refused[e.handle] { // the delete SQS confirmed
 			a.calls.Add(1) // inside a call: close waits for it too
 			go func() { defer a.calls.Done(); then() }()
 		}

@@ -152,13 +152,13 @@ func (d *dispatcher) next() (*job, bool) {
 // only of a tenant below its limit or with no other tenant waiting.
 func (d *dispatcher) pick(capped bool) *job {
 	var best *laneJobs
-	var at int
+	var at, nth int
 	for _, lj := range d.lanes {
 		if lj.jobs == 0 || (best != nil && lj.pass >= best.pass-passEpsilon) {
 			continue
 		}
-		if i := d.turn(lj, capped); i >= 0 {
-			best, at = lj, i
+		if i, k := d.turn(lj, capped); i >= 0 {
+			best, at, nth = lj, i, k
 		}
 	}
 	if best == nil {
@@ -167,8 +167,10 @@ func (d *dispatcher) pick(capped bool) *job {
 	d.pass = best.pass
 	best.pass += 1 / best.weight
 	t := best.tenants[at]
-	j := t.jobs[0]
-	t.jobs = t.jobs[1:]
+	j := t.jobs[nth]
+	copy(t.jobs[nth:], t.jobs[nth+1:])
+	t.jobs[len(t.jobs)-1] = nil // no finished job stays reachable
+	t.jobs = t.jobs[:len(t.jobs)-1]
 	best.jobs--
 	if len(t.jobs) == 0 {
 		best.tenants = append(best.tenants[:at], best.tenants[at+1:]...)
@@ -193,20 +195,27 @@ func (d *dispatcher) pick(capped bool) *job {
 // passEpsilon: passes this close are equal (sums of 1/weight are not exact).
 const passEpsilon = 1e-9
 
-// turn is the index of the tenant whose turn it is in lj, or -1.
-func (d *dispatcher) turn(lj *laneJobs, capped bool) int {
+// turn is the index of the tenant whose turn it is in lj and of the job of
+// it to take (its oldest one that may go), or -1. A job with an S3 payload
+// may go only while a large-message slot is free; the tenant's other jobs
+// go meanwhile (every offered job is independent of the others: of a FIFO
+// group only the head is offered).
+func (d *dispatcher) turn(lj *laneJobs, capped bool) (int, int) {
 	n := len(lj.tenants)
+	slot := d.out < d.large || d.closed
 	for k := range n {
 		i := (lj.next + k) % n
 		t := lj.tenants[i]
-		if t.jobs[0].large && d.out >= d.large && !d.closed {
-			continue // no large-message slot: the tenant's next job waits
+		if capped && !d.mayTake(t.key) {
+			continue
 		}
-		if !capped || d.mayTake(t.key) {
-			return i
+		for nth, j := range t.jobs {
+			if slot || !j.large {
+				return i, nth
+			}
 		}
 	}
-	return -1
+	return -1, 0
 }
 
 // mayTake tells whether tenant may take one more sender: it holds fewer
@@ -245,6 +254,7 @@ func (d *dispatcher) done(j *job, released bool) []*job {
 				delete(d.groups, k)
 			case len(g.waiting) > 0:
 				d.offer(g.waiting[0])
+				g.waiting[0] = nil
 				g.waiting = g.waiting[1:]
 			default:
 				delete(d.groups, k)

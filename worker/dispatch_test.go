@@ -142,13 +142,13 @@ func TestDispatchCloseOffersEverything(t *testing.T) {
 }
 
 // Jobs with an S3 payload go out only while a large-message slot is free;
-// the small ones behind them in other tenants' turns go on meanwhile.
+// small ones go on meanwhile, behind a large one of their own tenant too.
 func TestDispatchLargeMessageSlots(t *testing.T) {
 	list, byName := testLanes("q/1")
 	d := newDispatcher(list, 32, 1)
-	jobs := pushAll(d, byName, "q:a::L1:L q:a::L2:L q:b::s1 q:b::s2")
-	if got := take(t, d, 4); got != "L1 s1 s2 -" {
-		t.Fatalf("offered %q, want L2 held for the slot", got)
+	jobs := pushAll(d, byName, "q:a::L1:L q:a::L2:L q:a::a3 q:b::s1 q:b::s2")
+	if got := take(t, d, 5); got != "L1 s1 a3 s2 -" {
+		t.Fatalf("offered %q, want L2 held for the slot and the small ones going", got)
 	}
 	d.done(jobs["L1"], false)
 	if got := take(t, d, 2); got != "L2 -" {

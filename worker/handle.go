@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/envelope"
@@ -51,7 +53,6 @@ type delivery struct {
 	ptr          *payload.Pointer
 	payload      []byte
 	payloadBytes int
-	large        bool
 }
 
 // open reads what a received message carries: its ledger, and the earlier
@@ -85,7 +86,7 @@ func (w *Worker) open(l *lane, m types.Message, now time.Time) *delivery {
 	if mem, ok := w.memo.take(aws.ToString(m.MessageId)); ok && count > mem.receives {
 		led, count = mem.ledger, count-mem.receives
 	}
-	if unfinished := count - 1; unfinished > 0 {
+	if unfinished := count - 1; unfinished > 0 && !l.fifo {
 		led.Attempts += unfinished
 		led.Unfinished += unfinished
 	}
@@ -111,10 +112,6 @@ func (w *Worker) handle(ctx, work context.Context, j *job) retry.Decision {
 	defer cancel()
 	w.settleClaim(actCtx, d, dec.Claim)
 	dec = w.act(actCtx, d, dec)
-	if d.large {
-		d.payload = nil
-		<-w.large
-	}
 	if end != nil {
 		end(d.traceEnd(dec))
 	}
@@ -136,8 +133,11 @@ func (d *delivery) parse() (*envelope.Envelope, error) {
 // flow is the delivery's share of its region's send rate: its tenant in
 // its lane (the lane alone when fairness is off), weighted by the lane.
 func (d *delivery) flow() string {
-	if d.job == nil {
+	switch {
+	case d.job == nil:
 		return d.lane.Name
+	case d.job.tenant == "" && d.ptr != nil && d.env != nil:
+		return d.lane.Name + "/" + d.env.Tenant() // known once the payload is read
 	}
 	return d.lane.Name + "/" + d.job.tenant
 }
@@ -312,12 +312,14 @@ func (w *Worker) attempt(ctx, work context.Context, d *delivery) retry.Decision 
 }
 
 // fetchPayload reads the envelope of a message whose body points at an S3
-// payload, holding one of the worker's large-message slots until the
-// message is finished (handle gives it back). stop is true with the
-// decision when it cannot be had: a pointer that is not one, a bucket not
-// listed, an object gone or too large are invalid; another failure (S3 out
-// of reach, throttled, access denied) is retried like a transient send
-// failure, using up attempts.
+// payload (the dispatcher gave it one of the worker's large-message
+// slots). stop is true with the decision when it cannot be had: a pointer
+// that is not one, a bucket not listed, an object gone or too large are
+// invalid; another failure (S3 out of reach, throttled, access denied) may
+// pass: the message is held back (handed back after a backoff, as for a
+// paused region) without using up a send attempt, until it has been held
+// back SESQ's hold limit of times; after that each failure is a transient
+// failure that uses one.
 func (w *Worker) fetchPayload(ctx, work context.Context, d *delivery) (retry.Decision, bool) {
 	invalid := func(code string, err error) (retry.Decision, bool) {
 		return w.policy.Decide(retry.Outcome{Class: retry.Invalid, Code: code, Message: err.Error()}, d.state(time.Now())), true
@@ -329,12 +331,6 @@ func (w *Worker) fetchPayload(ctx, work context.Context, d *delivery) (retry.Dec
 	d.ptr = &p
 	if w.payloads == nil {
 		return invalid(retry.CodePayloadBucketNotAllowed, fmt.Errorf("the message's payload is in bucket %q, and no SESQ_PAYLOAD_BUCKETS are set", p.Bucket))
-	}
-	select {
-	case w.large <- struct{}{}:
-		d.large = true
-	case <-ctx.Done():
-		return w.policy.Decide(retry.Outcome{Class: retry.Stopping, Code: retry.CodeShutdown, Message: "stopped before the payload was fetched"}, d.state(time.Now())), true
 	}
 	s := d.state(time.Now())
 	for {
@@ -348,17 +344,30 @@ func (w *Worker) fetchPayload(ctx, work context.Context, d *delivery) (retry.Dec
 		case errors.Is(err, payload.ErrBucketNotAllowed):
 			return invalid(retry.CodePayloadBucketNotAllowed, err)
 		case errors.Is(err, payload.ErrMissing):
+			if w.payloadWasSent(work, p) {
+				// A copy of a message whose payload went with its send
+				// (a re-enqueue that both failed and succeeded, a delete
+				// SQS lost): sent, not missing.
+				return w.policy.Decide(retry.Outcome{Class: retry.Duplicate, Code: retry.CodeDuplicate, Message: "the payload's message was sent before"}, d.state(time.Now())), true
+			}
 			return invalid(retry.CodePayloadMissing, err)
 		case errors.Is(err, payload.ErrTooLarge):
 			return invalid(retry.CodePayloadTooLarge, err)
 		}
 		s.Now, s.Stopping = time.Now(), ctx.Err() != nil
-		dec := w.policy.Decide(retry.Outcome{Class: retry.Retry, Code: retry.CodePayloadFetch, Message: transport.Redact(err.Error())}, s)
+		why := "fetching the payload from bucket " + p.Bucket + " failed: " + payloadFault(err)
+		held := s
+		held.Wait = w.policy.Delay(s.Holds + 1)
+		dec := w.policy.Decide(retry.Outcome{Class: retry.Held, Code: retry.CodePayloadFetch, Message: why}, held)
+		if dec.Action == retry.Send { // held back too often: from now on it costs attempts
+			dec = w.policy.Decide(retry.Outcome{Class: retry.Retry, Code: retry.CodePayloadFetch, Message: why}, s)
+		}
 		if dec.Action != retry.Send {
+			w.log.Warn("payload fetch failed", "bucket", p.Bucket, "fault", payloadFault(err), "action", dec.Action.String(), "delay_s", dec.Delay.Seconds())
 			return dec, true
 		}
 		s.Attempts, d.ledger.Attempts = dec.Attempts, dec.Attempts
-		w.log.Warn("payload fetch failed; retrying", "bucket", p.Bucket, "attempt", dec.Attempts, "retry_in_s", dec.Delay.Seconds(), "err", err)
+		w.log.Warn("payload fetch failed; retrying", "bucket", p.Bucket, "attempt", dec.Attempts, "retry_in_s", dec.Delay.Seconds(), "fault", payloadFault(err))
 		if !sleep(ctx, dec.Delay) {
 			s.Now = time.Now()
 			return w.policy.Decide(retry.Outcome{Class: retry.Stopping, Code: retry.CodeShutdown, Message: "stopped while waiting to fetch the payload again"}, s), true
@@ -372,8 +381,58 @@ func (w *Worker) deletePayload(p payload.Pointer) {
 	ctx, cancel := context.WithTimeout(context.Background(), actTimeout)
 	defer cancel()
 	if err := w.payloads.Delete(ctx, p); err != nil {
-		w.log.Warn("payload delete failed; the bucket's lifecycle rule removes it later", "bucket", p.Bucket, "err", err)
+		w.log.Warn("payload delete failed; the bucket's lifecycle rule removes it later", "bucket", p.Bucket, "fault", payloadFault(err))
 	}
+}
+
+// payloadKey is the idempotency key under which a payload is recorded as
+// sent.
+func payloadKey(p payload.Pointer) string { return "s3://" + p.Bucket + "/" + p.Key }
+
+// recordPayloadSent records in the idempotency store that the message of
+// payload p was sent, before the payload is deleted. A store out of reach
+// only costs a copy of the message that comes back its right outcome: it
+// is dead-lettered as PayloadMissing.
+func (w *Worker) recordPayloadSent(ctx context.Context, p payload.Pointer) {
+	key, owner, ttl := payloadKey(p), w.id+"-"+strconv.FormatUint(w.seq.Add(1), 10), w.cfg.VisibilityTimeout
+	cctx, cancel := context.WithTimeout(ctx, storeTimeout(ttl))
+	defer cancel()
+	if c, err := w.claims.Claim(cctx, key, owner, ttl); err != nil || c.State != idempotency.New {
+		return // recorded already, or the store is out of reach
+	}
+	if err := w.claims.Done(cctx, key, owner); err != nil {
+		w.log.Warn("idempotency store update failed", "payload_bucket", p.Bucket, "err", err)
+	}
+}
+
+// payloadWasSent tells whether the idempotency store records payload p's
+// message as sent.
+func (w *Worker) payloadWasSent(ctx context.Context, p payload.Pointer) bool {
+	key, owner, ttl := payloadKey(p), w.id+"-"+strconv.FormatUint(w.seq.Add(1), 10), w.cfg.VisibilityTimeout
+	cctx, cancel := context.WithTimeout(ctx, storeTimeout(ttl))
+	defer cancel()
+	c, err := w.claims.Claim(cctx, key, owner, ttl)
+	if err == nil && c.State == idempotency.New {
+		w.claims.Release(cctx, key, owner)
+	}
+	return err == nil && c.State == idempotency.Sent
+}
+
+// payloadFault names an S3 failure without its text, which can hold the
+// object's URL (its key may mean something to the producer): the S3 error
+// code, a timeout, or that the call did not get through.
+func payloadFault(err error) string {
+	var ae smithy.APIError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ae):
+		return ae.ErrorCode()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &ne):
+		return "network error"
+	}
+	return "request failed"
 }
 
 // claim takes the envelope id's claim for this delivery. stop is true when
@@ -477,7 +536,10 @@ func (w *Worker) act(ctx context.Context, d *delivery, dec retry.Decision) retry
 	case retry.Delete:
 		if p := d.ptr; p != nil && w.payloads != nil {
 			// The payload goes once the message is surely gone: were the
-			// delete to fail, the message would come back and need it.
+			// delete to fail, the message would come back and need it. A
+			// copy of the message that comes back all the same finds it
+			// recorded as sent.
+			w.recordPayloadSent(ctx, *p)
 			d.lane.acks.deleteThen(d.handle, func() { w.deletePayload(*p) })
 		} else {
 			d.lane.acks.delete(d.handle)

@@ -11,11 +11,13 @@ import (
 // itself because putting them back as new messages failed (SQS refused the
 // write): such a message returns with its old ledger and a receive count
 // raised by that delivery, which would otherwise read as a delivery cut
-// short. Entries go when the message returns or when they expire; the memo
-// holds only messages of failed re-enqueues, a handful during an SQS fault.
+// short. On a FIFO queue it holds every message the worker made visible
+// again (a FIFO message is never put back as a new one). Entries go when
+// the message returns or when they expire.
 type memo struct {
 	mu      sync.Mutex
 	entries map[string]memoEntry
+	swept   int // the number of entries after the last sweep
 }
 
 type memoEntry struct {
@@ -29,11 +31,16 @@ func newMemo() *memo { return &memo{entries: map[string]memoEntry{}} }
 func (m *memo) put(messageID string, e memoEntry, expires time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := time.Now()
-	for id, old := range m.entries {
-		if now.After(old.expires) {
-			delete(m.entries, id)
+	if len(m.entries) >= 2*max(m.swept, 64) {
+		// Expired entries go when the memo has doubled since the last
+		// sweep: each put costs O(1) amortized.
+		now := time.Now()
+		for id, old := range m.entries {
+			if now.After(old.expires) {
+				delete(m.entries, id)
+			}
 		}
+		m.swept = len(m.entries)
 	}
 	e.expires = expires
 	m.entries[messageID] = e

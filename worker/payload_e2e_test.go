@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/sesq/sesq/deadletter"
 	"github.com/sesq/sesq/internal/testsupport/sestest"
@@ -135,6 +137,48 @@ func TestPayloadFromS3SentByteForByte(t *testing.T) {
 		t.Fatalf("SES got %d messages, none the 5 MB one byte for byte", len(raws))
 	}
 	testkit.Eventually(t, 10*time.Second, "the payloads deleted", func() bool { return !p.exists(t, "report") && !p.exists(t, "python-key") })
+
+	// A copy of a sent message comes back (a delete SQS lost): its payload
+	// is gone, and it is dropped as sent, not dead-lettered as missing.
+	b.Send(t, &sqs.SendMessageInput{MessageBody: aws.String(py)})
+	testkit.Eventually(t, 10*time.Second, "the copy handled", func() bool { return b.Empty(t) })
+	if dl := b.DeadLetters(t); len(dl) != 0 {
+		t.Errorf("the copy was dead-lettered: %s", testkit.Attr(dl[0], deadletter.AttrErrorCode))
+	}
+	if n := len(b.SES.Requests()); n != 2 {
+		t.Errorf("%d SES calls, want the 2 first ones", n)
+	}
+}
+
+// flakyStore fails the first fetches with an S3 fault that may pass.
+type flakyStore struct {
+	*payload.Store
+	fails atomic.Int32
+}
+
+func (f *flakyStore) Fetch(ctx context.Context, p payload.Pointer) ([]byte, error) {
+	if f.fails.Add(-1) >= 0 {
+		return nil, &smithy.GenericAPIError{Code: "SlowDown", Message: "Please reduce your request rate. s3://" + p.Bucket + "/" + p.Key}
+	}
+	return f.Store.Fetch(ctx, p)
+}
+
+// S3 faults hold the message back without using up its send attempts
+// (one attempt here).
+func TestPayloadFetchFaultsHoldWithoutAttempts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.Config.MaxAttempts = 1
+	p := newPayloads(t, t.Name())
+	body := sendEmail(arn("us-east-1", "example.com"), map[string]any{"id": "held"})
+	sendPointer(t, b, p.put(t, "secret-customer-key", body), len(body))
+	store := &flakyStore{Store: p.store}
+	store.fails.Store(3)
+	startWorker(t, b, worker.Options{Payloads: store})
+	testkit.Eventually(t, 20*time.Second, "sent after the S3 faults", func() bool { return len(b.SES.Sent()) == 1 && b.Empty(t) })
+	if dl := b.DeadLetters(t); len(dl) != 0 {
+		t.Errorf("dead-lettered: %s", testkit.Attr(dl[0], deadletter.AttrError))
+	}
 }
 
 // A payload that cannot be had ends in the dead-letter queue with its

@@ -179,7 +179,6 @@ type Worker struct {
 	claims    Idempotency
 	tracer    Tracer
 	payloads  Payloads
-	large     chan struct{} // one per S3 payload held in memory (Config.PayloadFetches)
 	memo      *memo
 	dispatch  *dispatcher
 	id        string        // this process's part of claim owners
@@ -204,8 +203,8 @@ func New(cfg Config, q Queue, t transport.Transport, opts Options) *Worker {
 			MaxDeferrals: cfg.MaxDeferrals, MaxHolds: retry.DefaultMaxHolds, MaxThrottleRetries: retry.DefaultMaxThrottleRetries,
 		},
 		log: opts.Logger, metrics: opts.Metrics, claims: opts.Idempotency, tracer: opts.Tracer,
-		payloads: opts.Payloads, large: make(chan struct{}, cfg.payloadFetches()),
-		memo: newMemo(),
+		payloads: opts.Payloads,
+		memo:     newMemo(),
 	}
 	for _, l := range cfg.lanes() {
 		w.lanes = append(w.lanes, &lane{
@@ -479,9 +478,13 @@ func (w *Worker) newJob(l *lane, m types.Message) *job {
 	switch {
 	case w.cfg.FairnessOff:
 	case j.large:
-		// The envelope is in S3, fetched by the sender: the message's
-		// group stands for its tenant (producers set it so).
-		j.tenant = group
+		// The envelope is in S3, fetched by the sender. On a standard
+		// queue its group stands for its tenant (producers set it so); a
+		// FIFO group may be finer (one per recipient), so there the job
+		// shares the tenant "" until the envelope is read.
+		if !l.fifo {
+			j.tenant = group
+		}
 	default:
 		j.parsed = true
 		j.env, j.perr = envelope.Parse([]byte(aws.ToString(m.Body)))
