@@ -152,12 +152,13 @@ func maxPayload(transportName string) int64 {
 	return int64(maxMessage(transportName))*4/3 + 1<<20
 }
 
-// payloadMemory is the heap one large message takes at its peak: the
-// fetched payload, the decoded raw message, the request the transport
-// builds from it (the v1 API's form-encoded base64 is about the payload's
-// size again) and the SDK's copies while it signs and sends. Measured
-// (make bench-large, GOGC=100, no limit): about 5 times the raw message
-// of 8 MB; five payloads' worth leaves room.
+// payloadMemory is what the soft memory limit grows by for each large
+// message held: the fetched payload, the decoded raw message, the request
+// the transport builds from it (the v1 API's form-encoded base64 is about
+// the payload's size again) and the SDK's copies while it signs and sends.
+// Measured (make bench-large, GOGC=100, no limit): about 30 MB live per
+// 8 MB raw message, collected at twice that; five payloads' worth (72 MB
+// for the v1 API) leaves the collector room without running back to back.
 func payloadMemory(transportName string) int64 {
 	return 5 * maxPayload(transportName)
 }
