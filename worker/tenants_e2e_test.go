@@ -230,3 +230,34 @@ func TestLanesShareByWeight(t *testing.T) {
 		}
 	}
 }
+
+// On a FIFO queue earlier receives are not charged as deliveries cut
+// short: they are mostly hand-backs by visibility, by this worker or
+// another, and messages released unstarted behind their group's head. A
+// message received three times before, by a worker that is gone, is sent
+// with its one attempt.
+func TestFIFOEarlierReceivesCostNoAttempt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fifoQueues(t, b, strings.ReplaceAll(t.Name(), "/", "-"))
+	b.Config.MaxAttempts = 1
+	id := arn("us-east-1", "example.com")
+	enqueueFIFO(t, b, "g", "m-0", numbered(id, 0, nil))
+	for range 3 { // another worker's receives, each made visible again
+		out, err := b.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(b.QueueURL), MaxNumberOfMessages: 1, WaitTimeSeconds: 1})
+		if err != nil || len(out.Messages) != 1 {
+			t.Fatalf("receive: %v (%d messages)", err, len(out.Messages))
+		}
+		if _, err := b.SQS.ChangeMessageVisibility(context.Background(), &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(b.QueueURL), ReceiptHandle: out.Messages[0].ReceiptHandle}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startWorker(t, b, worker.Options{})
+	testkit.Eventually(t, 20*time.Second, "the message handled", func() bool { return b.Empty(t) })
+	if got := accepted(b, id); !slices.Equal(got, []int{0}) {
+		t.Errorf("accepted %v, want the message sent", got)
+	}
+	if dl := b.DeadLetters(t); len(dl) != 0 {
+		t.Errorf("dead-lettered as %s", testkit.Attr(dl[0], deadletter.AttrReason))
+	}
+}
