@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -40,20 +39,9 @@ type payloads struct {
 	store  *payload.Store
 }
 
-func newPayloads(t testing.TB, name string) *payloads {
+func newPayloads(t testing.TB) *payloads {
 	t.Helper()
-	c := s3.New(s3.Options{
-		Region: testkit.Region, Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		BaseEndpoint: aws.String(emu.Fauxqs.URL), UsePathStyle: true,
-	})
-	bucket := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(name))
-	if len(bucket) > 50 {
-		bucket = bucket[len(bucket)-50:]
-	}
-	bucket = "p-" + strings.Trim(bucket, "-")
-	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
+	c, bucket := emu.Bucket(t) // a bucket of its own, whatever runs before
 	return &payloads{s3: c, bucket: bucket, store: &payload.Store{Client: c, Buckets: []string{bucket}, MaxSize: 20 << 20}}
 }
 
@@ -112,7 +100,7 @@ func attachment(n int) []byte {
 func TestPayloadFromS3SentByteForByte(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	p := newPayloads(t, t.Name())
+	p := newPayloads(t)
 	id := arn("us-east-1", "example.com")
 	msg := attachment(5 << 20)
 	env := rawEmail("", map[string]any{"sourceArn": id, "fromArn": id, "returnPathArn": id})
@@ -169,7 +157,7 @@ func TestPayloadFetchFaultsHoldWithoutAttempts(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.Config.MaxAttempts = 1
-	p := newPayloads(t, t.Name())
+	p := newPayloads(t)
 	body := sendEmail(arn("us-east-1", "example.com"), map[string]any{"id": "held"})
 	sendPointer(t, b, p.put(t, "secret-customer-key", body), len(body))
 	store := &flakyStore{Store: p.store}
@@ -186,8 +174,8 @@ func TestPayloadFetchFaultsHoldWithoutAttempts(t *testing.T) {
 func TestPayloadRefusalsAreDeadLettered(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	p := newPayloads(t, t.Name())
-	other := newPayloads(t, t.Name()+"-other")
+	p := newPayloads(t)
+	other := newPayloads(t)
 	id := arn("us-east-1", "example.com")
 	sendPointer(t, b, payload.Pointer{Bucket: p.bucket, Key: "gone"}.Body(), 100)
 	sendPointer(t, b, other.put(t, "elsewhere", sendEmail(id, nil)), 100)
@@ -224,7 +212,7 @@ func TestPayloadRefusalsAreDeadLettered(t *testing.T) {
 func TestPayloadTravelsThroughRetriesAndReplay(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	p := newPayloads(t, t.Name())
+	p := newPayloads(t)
 	retried, denied := arn("us-east-1", "retried.example.com"), arn("us-east-1", "denied.example.com")
 	b.SES.Fail(retried, sestest.ServiceUnavailable)
 	b.SES.FailAlways(denied, sestest.AccessDenied)
@@ -275,7 +263,7 @@ func BenchmarkLargePayloads(b *testing.B) {
 		b.Run(fmt.Sprintf("fetches=%d", fetches), func(b *testing.B) {
 			for range b.N {
 				bb := setup(b)
-				p := newPayloads(b, b.Name())
+				p := newPayloads(b)
 				id := arn("us-east-1", "example.com")
 				var e map[string]any
 				json.Unmarshal([]byte(rawEmail("", map[string]any{"sourceArn": id})), &e)

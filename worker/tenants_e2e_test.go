@@ -5,6 +5,7 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,10 +22,12 @@ import (
 	"github.com/sesq/sesq/worker"
 )
 
-// fifoQueues creates NAME.fifo and NAME-dlq.fifo and points the bundle and
-// its worker at them.
-func fifoQueues(t *testing.T, b *bundle, name string) {
+// fifoQueues creates FIFO queues beside the bundle's (named after them, so
+// that a test run again in the same emulator gets new ones) and points the
+// bundle and its worker at them.
+func fifoQueues(t *testing.T, b *bundle) {
 	t.Helper()
+	name := path.Base(b.QueueURL) + "-f"
 	ctx := context.Background()
 	fifo := map[string]string{"FifoQueue": "true"}
 	dlq, err := b.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq.fifo"), Attributes: fifo})
@@ -86,7 +89,7 @@ func calls(b *bundle, identity string) int {
 func TestFIFOKeepsGroupOrderUnderRetries(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	fifoQueues(t, b, strings.ReplaceAll(t.Name(), "/", "-"))
+	fifoQueues(t, b)
 	b.Config.MaxAttempts = 8
 	b.Config.BackoffInitial, b.Config.BackoffMax = 50*time.Millisecond, 300*time.Millisecond
 	const groups, per = 4, 6
@@ -126,7 +129,7 @@ func TestFIFOKeepsGroupOrderUnderRetries(t *testing.T) {
 func TestFIFOQuotaDeferralHoldsTheGroupAndTheTenant(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	fifoQueues(t, b, strings.ReplaceAll(t.Name(), "/", "-"))
+	fifoQueues(t, b)
 	b.Config.QuotaDelay = 2 * time.Second
 	paused, other, same := arn("us-east-1", "paused.example.com"), arn("us-east-1", "other.example.com"), arn("us-east-1", "second.example.com")
 	b.SES.Fail(paused, sestest.AccountPaused)
@@ -180,7 +183,7 @@ func TestFIFOQuotaDeferralHoldsTheGroupAndTheTenant(t *testing.T) {
 func TestLanesShareByWeight(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	bulkURL, bulkDLQ := testkit.CreateQueues(t, b.SQS, strings.ReplaceAll(t.Name(), "/", "-")+"-bulk", 20)
+	bulkURL, bulkDLQ := testkit.CreateQueues(t, b.SQS, path.Base(b.QueueURL)+"-bulk", 20)
 	b.Config.QueueURL, b.Config.DLQURL = "", ""
 	b.Config.Lanes = []worker.Lane{
 		{Name: "transactional", QueueURL: b.QueueURL, DLQURL: b.DLQURL, Weight: 8},
@@ -239,7 +242,7 @@ func TestLanesShareByWeight(t *testing.T) {
 func TestFIFOEarlierReceivesCostNoAttempt(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	fifoQueues(t, b, strings.ReplaceAll(t.Name(), "/", "-"))
+	fifoQueues(t, b)
 	b.Config.MaxAttempts = 1
 	id := arn("us-east-1", "example.com")
 	enqueueFIFO(t, b, "g", "m-0", numbered(id, 0, nil))

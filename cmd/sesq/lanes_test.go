@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"path"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,7 +21,7 @@ func TestRunReadsLanes(t *testing.T) {
 	t.Parallel()
 	ses := startSES(t, 0)
 	c := testkit.NewSQS(emu.Fauxqs.URL)
-	name := strings.ReplaceAll(t.Name(), "/", "-")
+	name := path.Base(emu.Setup(t).QueueURL) // unique, whatever ran before in this emulator
 	tx, txDLQ := testkit.CreateQueues(t, c, name+"-tx", 20)
 	bulk, bulkDLQ := testkit.CreateQueues(t, c, name+"-bulk", 20)
 	send := func(url, body string) {
