@@ -394,7 +394,7 @@ func payloadKey(p payload.Pointer) string { return "s3://" + p.Bucket + "/" + p.
 // only costs a copy of the message that comes back its right outcome: it
 // is dead-lettered as PayloadMissing.
 func (w *Worker) recordPayloadSent(ctx context.Context, p payload.Pointer) {
-	key, owner, ttl := payloadKey(p), w.id+"-"+strconv.FormatUint(w.seq.Add(1), 10), w.cfg.VisibilityTimeout
+	key, owner, ttl := payloadKey(p), w.newOwner(), w.cfg.VisibilityTimeout
 	cctx, cancel := context.WithTimeout(ctx, storeTimeout(ttl))
 	defer cancel()
 	if c, err := w.claims.Claim(cctx, key, owner, ttl); err != nil || c.State != idempotency.New {
@@ -408,7 +408,7 @@ func (w *Worker) recordPayloadSent(ctx context.Context, p payload.Pointer) {
 // payloadWasSent tells whether the idempotency store records payload p's
 // message as sent.
 func (w *Worker) payloadWasSent(ctx context.Context, p payload.Pointer) bool {
-	key, owner, ttl := payloadKey(p), w.id+"-"+strconv.FormatUint(w.seq.Add(1), 10), w.cfg.VisibilityTimeout
+	key, owner, ttl := payloadKey(p), w.newOwner(), w.cfg.VisibilityTimeout
 	cctx, cancel := context.WithTimeout(ctx, storeTimeout(ttl))
 	defer cancel()
 	c, err := w.claims.Claim(cctx, key, owner, ttl)
@@ -441,7 +441,7 @@ func payloadFault(err error) string {
 // beats never, and a duplicate is the lesser harm.
 func (w *Worker) claim(ctx context.Context, d *delivery, s retry.State) (retry.Decision, bool) {
 	key := d.env.Key()
-	owner := w.id + "-" + strconv.FormatUint(w.seq.Add(1), 10)
+	owner := w.newOwner()
 	ttl := w.cfg.VisibilityTimeout
 	cctx, cancel := context.WithTimeout(ctx, storeTimeout(ttl))
 	c, err := w.claims.Claim(cctx, key, owner, ttl)
@@ -462,6 +462,10 @@ func (w *Worker) claim(ctx context.Context, d *delivery, s retry.State) (retry.D
 	d.lane.flight.setClaim(d.handle, d.claim)
 	return retry.Decision{}, false
 }
+
+// newOwner is a new owner for an idempotency claim: this process and a
+// count of its claims.
+func (w *Worker) newOwner() string { return w.id + "-" + strconv.FormatUint(w.seq.Add(1), 10) }
 
 // storeTimeout bounds one idempotency store call: a store that hangs must
 // neither hold a sender nor outlast the claim it is about.
